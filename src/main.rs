@@ -1,1 +1,186 @@
-fn main() {}
+//! `crm`: one binary for every role. This file is the CLI and the wiring; the
+//! work lives in the library crates.
+
+mod bench;
+mod roles;
+mod simulate;
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use crm_core::Config;
+use crm_core::auth::{Role, hash_password};
+use crm_core::config::LogFormat;
+use crm_core::identity::normalize_email;
+
+#[derive(Parser)]
+#[command(
+    name = "crm",
+    version,
+    about = "CRM automation platform: intake, pipeline, inbox, broadcasts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API, workers and scheduler in one process (the default).
+    Serve,
+    /// HTTP only: webhooks, intake, JSON API, event stream (scale-out).
+    Api,
+    /// Job workers only (scale-out).
+    Worker,
+    /// Cron table only; several replicas elect one leader (scale-out).
+    Scheduler,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Play Meta locally: a Graph API stand-in and signed webhooks at a target.
+    Simulate(simulate::SimulateArgs),
+    /// Measure intake, drain and end-to-end latency against baselines.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        email: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it (only the token, on stdout).
+    Create {
+        name: String,
+        /// Owner of the token; without it, an admin service token.
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CRM_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn,apalis_sqlite=warn,apalis_redis=warn,lapin=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("crm: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crm: cannot start runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, naming what failed (URLs are masked where they are built).
+            eprintln!("crm: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => roles::serve(config).await,
+        Command::Api => roles::api(config).await,
+        Command::Worker => roles::worker(config).await,
+        Command::Scheduler => roles::scheduler(config).await,
+        Command::Migrate => {
+            let store = roles::open_store(&config).await?;
+            let applied = store.migrate().await.context("migrations failed")?;
+            eprintln!(
+                "migrations applied: {applied:?} (database {})",
+                crm_core::util::mask_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Create { email, role },
+        } => {
+            let email = normalize_email(&email)
+                .with_context(|| format!("{email:?} is not a valid e-mail address"))?;
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role {role:?} (admin, manager, agent)"))?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            if password.is_empty() {
+                bail!(
+                    "no password on stdin (e.g. `echo 'a long passphrase' | crm user create {email} --role admin`)"
+                );
+            }
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            let id = store.create_user(&email, &hash, role).await?;
+            eprintln!("user {email} created with role {} (id {id})", role.as_str());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, user },
+        } => {
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            let owner = match user {
+                Some(u) => {
+                    let email = normalize_email(&u)
+                        .with_context(|| format!("{u:?} is not a valid e-mail address"))?;
+                    let (id, role) = store
+                        .user_by_email(&email)
+                        .await
+                        .with_context(|| format!("no active user {email}"))?;
+                    Some((id, role))
+                }
+                None => None,
+            };
+            let (_, token) = store
+                .create_token(&name, owner.as_ref().map(|(id, r)| (id.as_str(), *r)))
+                .await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Simulate(args) => simulate::run(args, &config).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}

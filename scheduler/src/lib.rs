@@ -1,1 +1,180 @@
-//! placeholder
+//! The cron table. Each tick turns into jobs; a lease in the database makes
+//! sure one scheduler replica fires each tick while the others stand by.
+//!
+//! - sweeper (every 2 s): pending inbound events whose retry time has come —
+//!   left behind by a crash, a lost push or a failed attempt — are pushed again.
+//! - lead backfill (`CRM_BACKFILL_CRON`, hourly by default): one `backfill`
+//!   inbound event per configured Lead Ads form, processed by the workers
+//!   through the same lead path, so a silent webhook outage loses nothing.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis_cron::CronScheduler;
+use crm_core::Config;
+use crm_core::queue::JobQueue;
+use crm_core::store::{NewInboundEvent, Store};
+use crm_core::util::new_id;
+use futures::StreamExt;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("invalid cron expression {expr:?}: {reason}")]
+    Cron { expr: String, reason: String },
+}
+
+pub struct Scheduler {
+    pub store: Store,
+    pub queue: JobQueue,
+    pub config: Arc<Config>,
+    /// Identifies this replica in the lease table.
+    pub holder: String,
+}
+
+const LEASE: &str = "scheduler";
+const LEASE_TTL_MS: i64 = 15_000;
+const SWEEP_BATCH: i64 = 1000;
+
+impl Scheduler {
+    pub fn new(store: Store, queue: JobQueue, config: Arc<Config>) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        Self {
+            store,
+            queue,
+            config,
+            holder: format!("{host}-{}-{}", std::process::id(), new_id()),
+        }
+    }
+
+    fn schedule(expr: &str) -> Result<cron::Schedule, SchedulerError> {
+        cron::Schedule::from_str(expr).map_err(|e| SchedulerError::Cron {
+            expr: expr.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Runs until `shutdown` resolves; then gives up the lease.
+    pub async fn run<F>(self, shutdown: F) -> Result<(), SchedulerError>
+    where
+        F: std::future::Future<Output = ()> + Send,
+    {
+        let sweep = CronScheduler::new(Self::schedule("*/2 * * * * *")?).into_stream();
+        let backfill =
+            CronScheduler::new(Self::schedule(&self.config.backfill_cron)?).into_stream();
+        let mut sweep = Box::pin(sweep);
+        let mut backfill = Box::pin(backfill);
+        tokio::pin!(shutdown);
+        // A first sweep right away: a restart after a crash recovers at once.
+        self.sweep_if_leader().await;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                tick = sweep.next() => match tick {
+                    Some(Ok(_)) => self.sweep_if_leader().await,
+                    Some(Err(e)) => tracing::warn!(error = %e, "sweeper tick failed"),
+                    None => break,
+                },
+                tick = backfill.next() => match tick {
+                    Some(Ok(t)) => self.backfill_if_leader(t.get_timestamp()).await,
+                    Some(Err(e)) => tracing::warn!(error = %e, "backfill tick failed"),
+                    None => break,
+                },
+            }
+        }
+        if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
+            tracing::warn!(error = %e, "could not release scheduler lease");
+        }
+        Ok(())
+    }
+
+    async fn is_leader(&self) -> bool {
+        match self
+            .store
+            .acquire_lease(LEASE, &self.holder, LEASE_TTL_MS)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "lease check failed");
+                false
+            }
+        }
+    }
+
+    async fn sweep_if_leader(&self) {
+        if !self.is_leader().await {
+            return;
+        }
+        match self.sweep_once().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "sweeper re-pushed pending events"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+
+    /// One sweep: claims due pending events and pushes their jobs again.
+    pub async fn sweep_once(&self) -> Result<usize, String> {
+        let mut total = 0;
+        loop {
+            let ids = self
+                .store
+                .claim_due_events(SWEEP_BATCH, self.config.sweep_grace_ms)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = ids.len();
+            self.queue
+                .push_ingest(&ids)
+                .await
+                .map_err(|e| e.to_string())?;
+            total += n;
+            if (n as i64) < SWEEP_BATCH {
+                return Ok(total);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn backfill_if_leader(&self, tick: u64) {
+        if self.config.lead_forms.is_empty() || !self.is_leader().await {
+            return;
+        }
+        if let Err(e) = self.enqueue_backfill(tick).await {
+            tracing::warn!(error = %e, "lead backfill not enqueued");
+        }
+    }
+
+    /// One `backfill` event per form and tick (keyed, so a second replica or
+    /// a repeated tick adds nothing).
+    pub async fn enqueue_backfill(&self, tick: u64) -> Result<usize, String> {
+        let events: Vec<NewInboundEvent> = self
+            .config
+            .lead_forms
+            .iter()
+            .map(|form| NewInboundEvent {
+                id: new_id(),
+                source: "backfill".into(),
+                dedupe_key: format!("backfill:{form}:{tick}"),
+                content_type: Some("application/json".into()),
+                body: json!({"form_id": form}).to_string().into_bytes(),
+                status: "pending".into(),
+            })
+            .collect();
+        let rows = self
+            .store
+            .insert_inbound_events(&events, self.config.sweep_grace_ms)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ids: Vec<String> = rows
+            .into_iter()
+            .filter(|r| r.created)
+            .map(|r| r.id)
+            .collect();
+        self.queue
+            .push_ingest(&ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ids.len())
+    }
+}

@@ -1,1 +1,337 @@
-//! placeholder
+//! Job handlers. One job kind drives the intake spine: `ingest(event_id)`
+//! reads a committed inbound event, parses it (connectors), and applies each
+//! item through the store, where every effect is keyed so a second run does
+//! nothing. Failures are recorded on the event with a backoff (or `dead`);
+//! apalis only carries the wake-up.
+
+mod map;
+mod run;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crm_connectors::graph::GraphClient;
+use crm_connectors::meta::{InboundItem, parse_webhook};
+use crm_core::Config;
+use crm_core::bus::EventBus;
+use crm_core::intake::IntakeLead;
+use crm_core::metrics::Metrics;
+use crm_core::model::DomainEvent;
+use crm_core::store::{Store, StoreError};
+
+pub use map::{lead_from_graph, message_from_social, message_from_whatsapp, status_from_whatsapp};
+pub use run::run_ingest_workers;
+
+/// What a handler needs; shared by all jobs of a process.
+pub struct WorkerCtx {
+    pub store: Store,
+    pub bus: EventBus,
+    pub graph: Option<GraphClient>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Item(String),
+}
+
+/// What became of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Already processed (a duplicate job or a sweeper re-push).
+    Skipped,
+    Done,
+    /// Stored, but nothing in it concerns us (unknown object or field).
+    Ignored,
+    /// Some item failed; the event is retried later (or parked as dead).
+    Failed {
+        status: String,
+        error: String,
+    },
+}
+
+/// Handler deadline: a stuck Graph call must not hold the job forever (apalis
+/// leaves a timed-out job `Running`, so the timeout lives here).
+const JOB_DEADLINE: Duration = Duration::from_secs(120);
+
+pub async fn process_event(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, ProcessError> {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(JOB_DEADLINE, process_inner(ctx, event_id)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            let status = ctx
+                .store
+                .mark_event_failed(event_id, "processing timed out", ctx.config.max_attempts)
+                .await?;
+            Outcome::Failed {
+                status,
+                error: "processing timed out".into(),
+            }
+        }
+    };
+    let label = match &outcome {
+        Outcome::Skipped => "skipped",
+        Outcome::Done => "done",
+        Outcome::Ignored => "ignored",
+        Outcome::Failed { status, .. } if status == "dead" => "dead",
+        Outcome::Failed { .. } => "failed",
+    };
+    ctx.metrics.inc("crm_jobs_total", label);
+    ctx.metrics
+        .observe_ms("crm_job_seconds", started.elapsed().as_secs_f64() * 1000.0);
+    Ok(outcome)
+}
+
+async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, ProcessError> {
+    let ev = match ctx.store.inbound_event(event_id).await {
+        Ok(ev) => ev,
+        Err(StoreError::NotFound) => return Ok(Outcome::Skipped),
+        Err(e) => return Err(e.into()),
+    };
+    if ev.status != "pending" {
+        return Ok(Outcome::Skipped);
+    }
+    let region = ctx.config.default_region.as_str();
+    let mut errors: Vec<String> = Vec::new();
+    let mut events: Vec<DomainEvent> = Vec::new();
+    let mut handled = 0usize;
+    match ev.source.as_str() {
+        "intake" => {
+            let lead: IntakeLead = match serde_json::from_slice(&ev.body) {
+                Ok(l) => l,
+                Err(e) => {
+                    return record_failure(
+                        ctx,
+                        event_id,
+                        &format!("stored intake body unreadable: {e}"),
+                        true,
+                    )
+                    .await;
+                }
+            };
+            let input = lead.to_lead_input(&ev.id, ev.received_at, region);
+            match ctx.store.apply_lead(&input).await {
+                Ok(evs) => {
+                    handled += 1;
+                    events.extend(evs);
+                }
+                Err(e) => errors.push(format!("lead: {e}")),
+            }
+        }
+        "meta" => {
+            let hook = match parse_webhook(&ev.body) {
+                Ok(h) => h,
+                Err(e) => {
+                    return record_failure(
+                        ctx,
+                        event_id,
+                        &format!("unparseable webhook: {e}"),
+                        true,
+                    )
+                    .await;
+                }
+            };
+            for item in &hook.items {
+                let res = apply_item(ctx, item, &ev.id, ev.received_at).await;
+                match res {
+                    Ok(Some(evs)) => {
+                        handled += 1;
+                        events.extend(evs);
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        "backfill" => {
+            let form_id = serde_json::from_slice::<serde_json::Value>(&ev.body)
+                .ok()
+                .and_then(|v| {
+                    v.get("form_id")
+                        .and_then(|f| f.as_str())
+                        .map(str::to_string)
+                });
+            let Some(form_id) = form_id else {
+                return record_failure(ctx, event_id, "backfill event without form_id", true).await;
+            };
+            match backfill_form(ctx, &form_id, event_id).await {
+                Ok((n, evs)) => {
+                    handled += n.max(1);
+                    events.extend(evs);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        other => {
+            return record_failure(
+                ctx,
+                event_id,
+                &format!("unknown event source {other}"),
+                true,
+            )
+            .await;
+        }
+    }
+    // Publish what did commit even when a sibling item failed.
+    ctx.bus.publish(&events).await;
+    if !errors.is_empty() {
+        return record_failure(ctx, event_id, &errors.join("; "), false).await;
+    }
+    if handled == 0 {
+        ctx.store.mark_event_done(event_id, "ignored").await?;
+        return Ok(Outcome::Ignored);
+    }
+    ctx.store.mark_event_done(event_id, "done").await?;
+    Ok(Outcome::Done)
+}
+
+async fn record_failure(
+    ctx: &WorkerCtx,
+    event_id: &str,
+    error: &str,
+    permanent: bool,
+) -> Result<Outcome, ProcessError> {
+    let max = if permanent {
+        0
+    } else {
+        ctx.config.max_attempts
+    };
+    let status = ctx.store.mark_event_failed(event_id, error, max).await?;
+    tracing::warn!(event_id, status = %status, error = %error, "inbound event failed");
+    Ok(Outcome::Failed {
+        status,
+        error: error.to_string(),
+    })
+}
+
+/// First reconciliation of a form looks back this far (Meta keeps leads 90 days).
+const FIRST_BACKFILL_LOOKBACK_S: i64 = 7 * 24 * 3600;
+/// Overlap between runs: leads whose creation time straddles a run are read twice, applied once.
+const BACKFILL_OVERLAP_S: i64 = 600;
+
+/// Reads a Lead Ads form's leads since its cursor and applies each through the
+/// same path as a webhook lead; returns how many were read.
+async fn backfill_form(
+    ctx: &WorkerCtx,
+    form_id: &str,
+    event_id: &str,
+) -> Result<(usize, Vec<DomainEvent>), String> {
+    let Some(graph) = &ctx.graph else {
+        return Err("lead backfill needs CRM_META_ACCESS_TOKEN".into());
+    };
+    let now_s = crm_core::util::now_ms() / 1000;
+    let cursor = ctx
+        .store
+        .lead_form_cursor(form_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let since = if cursor == 0 {
+        now_s - FIRST_BACKFILL_LOOKBACK_S
+    } else {
+        cursor - BACKFILL_OVERLAP_S
+    };
+    let leads = graph
+        .list_form_leads(form_id, since)
+        .await
+        .map_err(|e| format!("list leads of form {form_id}: {e}"))?;
+    let mut events = Vec::new();
+    let mut newest = cursor.max(since);
+    for lead in &leads {
+        let input = lead_from_graph(
+            lead,
+            None,
+            Some(event_id),
+            crm_core::util::now_ms(),
+            &ctx.config.default_region,
+        );
+        events.extend(
+            ctx.store
+                .apply_lead(&input)
+                .await
+                .map_err(|e| format!("lead {}: {e}", lead.id))?,
+        );
+        if let Some(ms) = lead.created_time {
+            newest = newest.max(ms / 1000);
+        }
+    }
+    ctx.store
+        .set_lead_form_cursor(form_id, newest.max(now_s - BACKFILL_OVERLAP_S))
+        .await
+        .map_err(|e| e.to_string())?;
+    ctx.metrics.inc("crm_backfill_leads_total", "read");
+    Ok((leads.len(), events))
+}
+
+/// Applies one parsed webhook item. `Ok(None)` = nothing to do for us.
+async fn apply_item(
+    ctx: &WorkerCtx,
+    item: &InboundItem,
+    event_id: &str,
+    received_at: i64,
+) -> Result<Option<Vec<DomainEvent>>, String> {
+    let region = ctx.config.default_region.as_str();
+    match item {
+        InboundItem::WhatsAppMessage(m) => {
+            let input = message_from_whatsapp(m, event_id, region);
+            ctx.store
+                .apply_message(&input)
+                .await
+                .map(Some)
+                .map_err(|e| format!("whatsapp message {}: {e}", m.wamid))
+        }
+        InboundItem::WhatsAppStatus(s) => {
+            let input = status_from_whatsapp(s);
+            ctx.store
+                .apply_status(&input)
+                .await
+                .map(Some)
+                .map_err(|e| format!("whatsapp status {}: {e}", s.wamid))
+        }
+        InboundItem::SocialMessage(m) => {
+            let input = message_from_social(m, event_id);
+            ctx.store
+                .apply_message(&input)
+                .await
+                .map(Some)
+                .map_err(|e| format!("{} message {}: {e}", m.channel.as_str(), m.mid))
+        }
+        InboundItem::SocialReceipt(r) => {
+            let mut all = Vec::new();
+            for input in map::statuses_from_receipt(r) {
+                all.extend(
+                    ctx.store
+                        .apply_status(&input)
+                        .await
+                        .map_err(|e| format!("receipt: {e}"))?,
+                );
+            }
+            Ok(Some(all))
+        }
+        InboundItem::Leadgen(change) => {
+            let Some(graph) = &ctx.graph else {
+                return Err("leadgen received but CRM_META_ACCESS_TOKEN is not configured".into());
+            };
+            let lead = graph
+                .fetch_lead(&change.leadgen_id)
+                .await
+                .map_err(|e| format!("fetch lead {}: {e}", change.leadgen_id))?;
+            let input = lead_from_graph(
+                &lead,
+                change.page_id.as_deref(),
+                Some(event_id),
+                received_at,
+                region,
+            );
+            ctx.store
+                .apply_lead(&input)
+                .await
+                .map(Some)
+                .map_err(|e| format!("lead {}: {e}", change.leadgen_id))
+        }
+        InboundItem::Ignored(_) => Ok(None),
+    }
+}

@@ -1,0 +1,57 @@
+//! Health, readiness and Prometheus metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready when the database, the queue and the bus all answer.
+pub async fn readyz(State(st): State<AppState>) -> Response {
+    let db = st.store.ping().await.err().map(|e| e.to_string());
+    let queue = st.queue.ping().await.err().map(|e| e.to_string());
+    let bus = st.bus.ping().await.err().map(|e| e.to_string());
+    let ok = db.is_none() && queue.is_none() && bus.is_none();
+    let show = |e: &Option<String>| e.clone().unwrap_or_else(|| "ok".into());
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "checks": {"database": show(&db), "queue": show(&queue), "bus": show(&bus)},
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    let mut extra = Vec::new();
+    if let Ok(depth) = st.queue.depth().await {
+        extra.push(("crm_queue_depth".to_string(), depth as f64));
+    }
+    if let Ok(counts) = st.store.inbound_event_counts().await {
+        for (source, status, n) in counts {
+            extra.push((
+                format!("crm_inbound_events{{source=\"{source}\",status=\"{status}\"}}"),
+                n as f64,
+            ));
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(&extra),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}

@@ -1,0 +1,95 @@
+//! Group commit for intake: concurrent requests are written in one
+//! transaction (one fsync), then their ingest jobs are pushed in one batch.
+//! A request is answered only after its row is committed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_core::metrics::Metrics;
+use crm_core::queue::JobQueue;
+use crm_core::store::{InboundInsert, NewInboundEvent, Store};
+use tokio::sync::{mpsc, oneshot};
+
+type Reply = oneshot::Sender<Result<InboundInsert, String>>;
+
+#[derive(Clone)]
+pub struct IntakeWriter {
+    tx: mpsc::Sender<(NewInboundEvent, Reply)>,
+}
+
+/// Upper bound of rows per transaction: keeps a batch's latency bounded.
+const MAX_BATCH: usize = 512;
+
+impl IntakeWriter {
+    pub fn spawn(store: Store, queue: JobQueue, grace_ms: i64, metrics: Arc<Metrics>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(NewInboundEvent, Reply)>(8192);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+                let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let results = write_batch(&store, &events, grace_ms).await;
+                let mut to_push = Vec::new();
+                for (res, reply) in results.into_iter().zip(replies) {
+                    if let Ok(ins) = &res
+                        && ins.created
+                        && ins.status == "pending"
+                    {
+                        to_push.push(ins.id.clone());
+                    }
+                    let _ = reply.send(res);
+                }
+                metrics.observe_ms("crm_intake_batch_rows", events.len() as f64);
+                if let Err(e) = queue.push_ingest(&to_push).await {
+                    // Committed rows are the outbox: the sweeper pushes them later.
+                    tracing::warn!(error = %e, count = to_push.len(), "job push failed; sweeper will retry");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Commits one event; resolves when it is durable (or failed).
+    pub async fn submit(&self, ev: NewInboundEvent) -> Result<InboundInsert, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((ev, reply))
+            .await
+            .map_err(|_| "intake writer stopped".to_string())?;
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("intake writer dropped the request".into()),
+            Err(_) => Err("intake write timed out".into()),
+        }
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    events: &[NewInboundEvent],
+    grace_ms: i64,
+) -> Vec<Result<InboundInsert, String>> {
+    match store.insert_inbound_events(events, grace_ms).await {
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
+        Err(batch_err) => {
+            // One bad row must not fail its neighbours: retry each alone.
+            tracing::warn!(error = %batch_err, "batch insert failed; retrying rows one by one");
+            let mut out = Vec::with_capacity(events.len());
+            for ev in events {
+                out.push(
+                    store
+                        .insert_inbound_events(std::slice::from_ref(ev), grace_ms)
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut v| v.pop().ok_or_else(|| "no row".to_string())),
+                );
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Process-local counters and latency summaries, rendered for Prometheus.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(String, String), u64>>,
+    latencies: Mutex<BTreeMap<String, Histogram>>,
+}
+
+/// Fixed buckets in milliseconds: enough to read p50/p99 of intake and jobs.
+const BUCKETS_MS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum_ms: f64,
+    total: u64,
+}
+
+impl Metrics {
+    /// Counts one occurrence of `name{outcome=...}`.
+    pub fn inc(&self, name: &str, outcome: &str) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry((name.to_string(), outcome.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    pub fn observe_ms(&self, name: &str, ms: f64) {
+        if let Ok(mut l) = self.latencies.lock() {
+            let h = l.entry(name.to_string()).or_insert_with(|| Histogram {
+                counts: vec![0; BUCKETS_MS.len()],
+                ..Default::default()
+            });
+            for (i, b) in BUCKETS_MS.iter().enumerate() {
+                if ms <= *b
+                    && let Some(c) = h.counts.get_mut(i)
+                {
+                    *c += 1;
+                }
+            }
+            h.sum_ms += ms;
+            h.total += 1;
+        }
+    }
+
+    /// Prometheus text format; `extra` adds gauges computed at scrape time.
+    pub fn render(&self, extra: &[(String, f64)]) -> String {
+        let mut out = String::new();
+        if let Ok(c) = self.counters.lock() {
+            let mut last = String::new();
+            for ((name, outcome), v) in c.iter() {
+                if *name != last {
+                    out.push_str(&format!("# TYPE {name} counter\n"));
+                    last = name.clone();
+                }
+                out.push_str(&format!("{name}{{outcome=\"{outcome}\"}} {v}\n"));
+            }
+        }
+        if let Ok(l) = self.latencies.lock() {
+            for (name, h) in l.iter() {
+                out.push_str(&format!("# TYPE {name} histogram\n"));
+                for (b, c) in BUCKETS_MS.iter().zip(&h.counts) {
+                    out.push_str(&format!("{name}_bucket{{le=\"{}\"}} {c}\n", b / 1000.0));
+                }
+                out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n", h.total));
+                out.push_str(&format!("{name}_sum {}\n", h.sum_ms / 1000.0));
+                out.push_str(&format!("{name}_count {}\n", h.total));
+            }
+        }
+        for (k, v) in extra {
+            out.push_str(&format!("{k} {v}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.inc("crm_intake_total", "accepted");
+        m.inc("crm_intake_total", "accepted");
+        m.inc("crm_intake_total", "bad_signature");
+        m.observe_ms("crm_job_seconds", 3.0);
+        let text = m.render(&[("crm_queue_depth".into(), 4.0)]);
+        assert!(text.contains("crm_intake_total{outcome=\"accepted\"} 2"));
+        assert!(text.contains("crm_intake_total{outcome=\"bad_signature\"} 1"));
+        assert!(text.contains("crm_job_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("crm_job_seconds_bucket{le=\"0.002\"} 0"));
+        assert!(text.contains("crm_queue_depth 4"));
+    }
+}

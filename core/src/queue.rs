@@ -1,0 +1,189 @@
+//! The job queue handle: apalis-sqlite in the data file (embedded) or
+//! apalis-redis (scale-out). Jobs carry only an inbound event id; the
+//! committed `inbound_events` row is the source of truth (the outbox), so a
+//! lost or duplicated job costs nothing: the sweeper re-pushes what is still
+//! pending and the worker skips what is done.
+
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::RedisStorage;
+use apalis_sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteStorage};
+use serde::{Deserialize, Serialize};
+
+use crate::config::QueueKind;
+
+pub const INGEST_QUEUE: &str = "crm.ingest";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestJob {
+    pub event_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unreachable at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("queue error: {0}")]
+    Backend(String),
+}
+
+pub type RedisConn = apalis_redis::ConnectionManager;
+
+#[derive(Clone)]
+pub enum JobQueue {
+    Sqlite(SqliteStorage<IngestJob>),
+    Redis(RedisStorage<IngestJob, RedisConn>),
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobQueue::Sqlite(_) => f.write_str("JobQueue::Sqlite"),
+            JobQueue::Redis(_) => f.write_str("JobQueue::Redis"),
+        }
+    }
+}
+
+/// Task rows of finished jobs are only bookkeeping; the heartbeat decides how
+/// soon a killed worker's jobs go back to the queue.
+fn heartbeat() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl JobQueue {
+    pub async fn connect(kind: &QueueKind) -> Result<Self, QueueError> {
+        match kind {
+            QueueKind::Sqlite(url) => {
+                let path = crate::store::sqlite_path(url).unwrap_or_default();
+                // Our own pool, not `SqliteStorage::setup`: that one turns
+                // `synchronous` OFF, and a job queue must survive a crash.
+                let opts = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| QueueError::Connect {
+                        url: crate::util::mask_url(url),
+                        reason: e.to_string(),
+                    })?;
+                // apalis keeps its own migration history: sharing sqlx's default
+                // `_sqlx_migrations` table with anything else breaks both.
+                let mut m = SqliteStorage::migrations();
+                m.dangerous_set_table_name("_apalis_migrations");
+                m.run(&pool)
+                    .await
+                    .map_err(|e| QueueError::Backend(format!("apalis migrations: {e}")))?;
+                let cfg = apalis_sqlite::Config::default()
+                    .queue(INGEST_QUEUE)
+                    .batch_size(32)
+                    .heartbeat_interval(heartbeat());
+                Ok(JobQueue::Sqlite(SqliteStorage::new(&pool).with_config(cfg)))
+            }
+            QueueKind::Redis(url) => {
+                let conn = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    apalis_redis::connect(url.as_str()),
+                )
+                .await
+                .map_err(|_| QueueError::Connect {
+                    url: crate::util::mask_url(url),
+                    reason: "timed out".into(),
+                })?
+                .map_err(|e| QueueError::Connect {
+                    url: crate::util::mask_url(url),
+                    reason: e.to_string(),
+                })?;
+                let cfg = apalis_redis::Config::default()
+                    .queue(INGEST_QUEUE)
+                    .batch_size(32)
+                    .heartbeat_interval(heartbeat());
+                Ok(JobQueue::Redis(RedisStorage::new(conn).with_config(cfg)))
+            }
+        }
+    }
+
+    /// Pushes one ingest job per event id. Storage-level retries are off
+    /// (`max_attempts(1)`): retry policy lives in `inbound_events`, with backoff.
+    pub async fn push_ingest(&self, event_ids: &[String]) -> Result<(), QueueError> {
+        if event_ids.is_empty() {
+            return Ok(());
+        }
+        let tasks = event_ids.iter().map(|id| {
+            TaskBuilder::new(IngestJob {
+                event_id: id.clone(),
+            })
+            .max_attempts(1)
+            .build()
+        });
+        let tasks: Vec<_> = tasks.collect();
+        match self {
+            JobQueue::Sqlite(s) => {
+                let mut s = s.clone();
+                s.push_all(futures::stream::iter(tasks))
+                    .await
+                    .map_err(|e| QueueError::Backend(e.to_string()))
+            }
+            JobQueue::Redis(s) => {
+                let mut s = s.clone();
+                s.push_all(futures::stream::iter(tasks))
+                    .await
+                    .map_err(|e| QueueError::Backend(e.to_string()))
+            }
+        }
+    }
+
+    /// Readiness: can we reach the queue's engine?
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        match self {
+            JobQueue::Sqlite(s) => sqlx::query("SELECT 1")
+                .execute(s.pool())
+                .await
+                .map(|_| ())
+                .map_err(|e| QueueError::Backend(e.to_string())),
+            JobQueue::Redis(s) => {
+                let mut conn = s.clone().get_connection().clone();
+                redis_ping(&mut conn).await
+            }
+        }
+    }
+
+    /// Jobs waiting to run, for `/metrics`.
+    pub async fn depth(&self) -> Result<i64, QueueError> {
+        match self {
+            JobQueue::Sqlite(s) => {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued')",
+                )
+                .bind(INGEST_QUEUE)
+                .fetch_one(s.pool())
+                .await
+                .map_err(|e| QueueError::Backend(e.to_string()))?;
+                row.try_get("n")
+                    .map_err(|e| QueueError::Backend(e.to_string()))
+            }
+            JobQueue::Redis(s) => {
+                let key = s.get_config().active_jobs_list();
+                let mut conn = s.clone().get_connection().clone();
+                redis_llen(&mut conn, &key).await
+            }
+        }
+    }
+}
+
+async fn redis_ping(conn: &mut RedisConn) -> Result<(), QueueError> {
+    let pong: Result<String, _> = redis::cmd("PING").query_async(conn).await;
+    pong.map(|_| ())
+        .map_err(|e| QueueError::Backend(e.to_string()))
+}
+
+async fn redis_llen(conn: &mut RedisConn, key: &str) -> Result<i64, QueueError> {
+    let n: Result<i64, _> = redis::cmd("LLEN").arg(key).query_async(conn).await;
+    n.map_err(|e| QueueError::Backend(e.to_string()))
+}

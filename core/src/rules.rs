@@ -1,0 +1,93 @@
+//! Business rules as pure functions: delivery-status ordering, retry backoff,
+//! stage transitions.
+
+/// Rank of a delivery status: a message's state only moves to a higher rank.
+/// `failed` outranks everything, so it is terminal; unknown statuses never apply.
+pub fn status_rank(status: &str) -> Option<i64> {
+    match status {
+        "sent" => Some(1),
+        "delivered" => Some(2),
+        "read" => Some(3),
+        "played" => Some(4),
+        "failed" => Some(100),
+        _ => None,
+    }
+}
+
+/// Whether a status update moves a message whose current rank is `current`.
+pub fn status_moves_forward(current: i64, next: &str) -> bool {
+    status_rank(next).is_some_and(|r| r > current)
+}
+
+/// Delay before an inbound event that failed `attempts` times is tried again:
+/// exponential from 2 s, capped at 10 minutes, so a broken dependency is not
+/// hammered and a transient one recovers quickly.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(0, 16) as u32;
+    2_000_i64
+        .saturating_mul(2_i64.saturating_pow(exp))
+        .min(600_000)
+}
+
+/// Outcome of a failed processing attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    RetryAt(i64),
+    Dead,
+}
+
+pub fn after_failure(attempts_so_far: i64, max_attempts: i64, now_ms: i64) -> FailureOutcome {
+    let attempts = attempts_so_far + 1;
+    if attempts >= max_attempts {
+        FailureOutcome::Dead
+    } else {
+        FailureOutcome::RetryAt(now_ms + retry_delay_ms(attempts - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn statuses_only_move_forward_and_failed_is_terminal() {
+        assert!(status_moves_forward(0, "sent"));
+        assert!(status_moves_forward(1, "delivered"));
+        assert!(status_moves_forward(1, "read"));
+        assert!(!status_moves_forward(3, "delivered"));
+        assert!(!status_moves_forward(2, "delivered"));
+        assert!(status_moves_forward(3, "failed"));
+        assert!(!status_moves_forward(100, "read"));
+        assert!(!status_moves_forward(0, "deleted"));
+    }
+
+    #[test]
+    fn failures_back_off_then_die() {
+        assert_eq!(after_failure(0, 3, 1000), FailureOutcome::RetryAt(3000));
+        assert_eq!(after_failure(1, 3, 1000), FailureOutcome::RetryAt(5000));
+        assert_eq!(after_failure(2, 3, 1000), FailureOutcome::Dead);
+        assert_eq!(retry_delay_ms(40), 600_000);
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_of_statuses_ends_at_the_highest(order in proptest::sample::subsequence(vec!["sent", "delivered", "read", "failed"], 1..=4).prop_shuffle()) {
+            let mut rank = 0;
+            for s in &order {
+                if status_moves_forward(rank, s) {
+                    rank = status_rank(s).unwrap_or(rank);
+                }
+            }
+            let max = order.iter().filter_map(|s| status_rank(s)).max().unwrap_or(0);
+            prop_assert_eq!(rank, max);
+        }
+
+        #[test]
+        fn retry_delay_is_monotonic_and_bounded(a in 0i64..100) {
+            prop_assert!(retry_delay_ms(a) <= retry_delay_ms(a + 1));
+            prop_assert!(retry_delay_ms(a) <= 600_000);
+            prop_assert!(retry_delay_ms(a) >= 2_000);
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The SQL store. One query text per query, accepted by SQLite (3.35+) and
+//! PostgreSQL through sqlx's `Any` driver: `$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`, TEXT ids, BIGINT unix-millisecond times, JSON as TEXT.
+//! Business code never branches on the engine; the only engine-specific choices
+//! live here (connection pragmas, SQLite's single writer, `BEGIN IMMEDIATE`).
+
+mod auth;
+mod events;
+mod ingest;
+mod lease;
+mod migrate;
+mod read;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use events::{InboundEventRow, InboundInsert, NewInboundEvent};
+pub use read::{CustomerFilter, Page};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Another writer created the same natural key between our read and our
+    /// write (PostgreSQL only; SQLite has one writer): the caller retries the
+    /// whole transaction and will then find the row.
+    #[error("concurrent write, retry")]
+    Retry,
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    writer: AnyPool,
+    reader: AnyPool,
+    engine: Engine,
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://path` or `postgres://…`),
+    /// creating the SQLite file and its folder when missing.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        install_default_drivers();
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = std::path::Path::new(&path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Invalid(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            let url = sqlite_url_rwc(url);
+            // WAL lets readers run beside the one writer; NORMAL is durable
+            // across process crashes (only an OS crash can lose the last commits).
+            let opts = |max: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+            };
+            let writer = opts(1).connect(&url).await?;
+            let reader = opts(4).connect(&url).await?;
+            Ok(Self {
+                writer,
+                reader,
+                engine: Engine::Sqlite,
+            })
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(24)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+                engine: Engine::Postgres,
+            })
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front so a
+    /// read-then-write transaction cannot fail on lock upgrade.
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// Liveness of the database for `/readyz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// The file path of a `sqlite:` URL, or None for other engines.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(path.to_string())
+}
+
+fn sqlite_url_rwc(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Runs a write transaction body, retrying when a concurrent writer raced us
+/// to a natural key. Each retry starts from a fresh transaction, so it sees the
+/// winner's committed row.
+#[macro_export]
+macro_rules! with_write_retry {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut $tx = $store.begin_write().await?;
+            let result: $crate::store::StoreResult<_> = $body;
+            match result {
+                Ok(v) => {
+                    $tx.commit().await?;
+                    break Ok(v);
+                }
+                Err(e)
+                    if attempt < 8
+                        && (matches!(e, $crate::store::StoreError::Retry)
+                            || e.is_unique_violation()) =>
+                {
+                    let _ = $tx.rollback().await;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5))
+                        .await;
+                    continue;
+                }
+                Err(e) => {
+                    let _ = $tx.rollback().await;
+                    break Err(e);
+                }
+            }
+        }
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls() {
+        assert_eq!(
+            sqlite_path("sqlite://data/crm.db").as_deref(),
+            Some("data/crm.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc").as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(sqlite_path("postgres://h/db"), None);
+        assert_eq!(sqlite_url_rwc("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+    }
+}

@@ -1,0 +1,62 @@
+//! Small helpers shared across the crate: clocks, ids, hashing, masking of URLs.
+
+use sha2::{Digest, Sha256};
+
+/// Milliseconds since the unix epoch: every stored time is an INTEGER of these.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A new ULID as text: ids are minted in Rust so both SQL dialects store plain TEXT.
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A database/queue/bus URL safe to print: the password (if any) replaced by `***`.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() && u.set_password(Some("***")).is_err() {
+                return "<unprintable url>".to_string();
+            }
+            u.to_string()
+        }
+        Err(_) => {
+            // Not a URL we can parse: still never echo what could be a secret after '@'.
+            match raw.rsplit_once('@') {
+                Some((_, host)) => format!("***@{host}"),
+                None => raw.to_string(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_url_hides_password() {
+        assert_eq!(
+            mask_url("postgres://crm:hunter2@db:5432/crm"),
+            "postgres://crm:***@db:5432/crm"
+        );
+        assert_eq!(mask_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert!(!mask_url("amqp://guest:guest@localhost:5672/%2f").contains("guest@"));
+    }
+
+    #[test]
+    fn ids_are_unique_and_sortable_text() {
+        let a = new_id();
+        let b = new_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 26);
+    }
+}

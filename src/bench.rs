@@ -1,0 +1,478 @@
+//! `crm bench`: a benchmark program (never a timed test). Every figure is
+//! printed beside a baseline measured in the same run with the same load
+//! generator:
+//!
+//! - intake: signed webhooks into a real `crm` process vs. a bare axum
+//!   handler, and vs. raw single-row inserts into the same store (SQLite WAL;
+//!   PostgreSQL when reachable), at the same concurrency;
+//! - drain: events/s fully processed by workers from a backlog;
+//! - end to end: webhook sent → change published after commit (the moment a
+//!   customer is visible in the API), at a fixed rate.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::routing::post;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::simulate::{build_bodies, percentile};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Requests per intake measurement.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u64,
+    /// Concurrent requests in flight (the same for every contender).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Backlog size for the drain measurement.
+    #[arg(long, default_value_t = 20_000)]
+    pub drain_events: u64,
+    /// Rate (events/s) and duration (s) of the end-to-end measurement.
+    #[arg(long, default_value_t = 1000.0)]
+    pub e2e_rate: f64,
+    #[arg(long, default_value_t = 10)]
+    pub e2e_seconds: u64,
+    /// Also measure scale-out (PostgreSQL + Redis + RabbitMQ) when these are set.
+    #[arg(long, env = "CRM_BENCH_PG_URL")]
+    pub pg_url: Option<String>,
+    #[arg(long, env = "CRM_BENCH_REDIS_URL")]
+    pub redis_url: Option<String>,
+    #[arg(long, env = "CRM_BENCH_AMQP_URL")]
+    pub amqp_url: Option<String>,
+}
+
+const SECRET: &str = "bench_secret";
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn spawn(role: &str, env: &[(String, String)]) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let child = Command::new(std::env::current_exe()?)
+        .arg(role)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("CRM_BIND", format!("127.0.0.1:{port}"))
+        .env("CRM_LOG", "error")
+        .env("CRM_META_APP_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawn crm")?;
+    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+}
+
+async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{base} did not become healthy")
+}
+
+struct Load {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    ok: u64,
+}
+
+/// Closed-loop load: `concurrency` requests in flight until all bodies are sent.
+async fn load(
+    url: &str,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+    sign: bool,
+) -> anyhow::Result<Load> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let started = Instant::now();
+    let results: Vec<(bool, f64)> = futures::stream::iter(bodies)
+        .map(|body| {
+            let http = http.clone();
+            let url = url.to_string();
+            async move {
+                let t = Instant::now();
+                let mut req = http.post(&url).header("content-type", "application/json");
+                if sign {
+                    req = req.header(
+                        "x-hub-signature-256",
+                        crm_connectors::signature::sign_meta_body(SECRET.as_bytes(), &body),
+                    );
+                }
+                let ok = req
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false);
+                (ok, t.elapsed().as_secs_f64() * 1000.0)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = results.iter().map(|r| r.1).collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let ok = results.iter().filter(|r| r.0).count() as u64;
+    Ok(Load {
+        rps: results.len() as f64 / elapsed,
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
+        ok,
+    })
+}
+
+/// Bare axum: reads the body, answers 200. The ceiling for any handler.
+async fn bare_axum() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/webhooks/meta",
+        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}/webhooks/meta"))
+}
+
+/// Raw single-row inserts: one INSERT (its own transaction) per request into
+/// the same engine the product uses, through the same HTTP load generator.
+async fn raw_insert_server(url: &str) -> anyhow::Result<String> {
+    sqlx::any::install_default_drivers();
+    let is_sqlite = url.starts_with("sqlite:");
+    let opts = sqlx::any::AnyPoolOptions::new().max_connections(if is_sqlite { 1 } else { 24 });
+    let opts = if is_sqlite {
+        opts.after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        })
+    } else {
+        opts
+    };
+    let pool = opts
+        .connect(url)
+        .await
+        .with_context(|| format!("raw insert baseline on {}", crm_core::util::mask_url(url)))?;
+    let blob = if is_sqlite { "BLOB" } else { "BYTEA" };
+    sqlx::query("DROP TABLE IF EXISTS bench_raw")
+        .execute(&pool)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE bench_raw (id TEXT PRIMARY KEY, body {blob} NOT NULL, at BIGINT NOT NULL)"
+    )))
+    .execute(&pool)
+    .await?;
+    let pool = Arc::new(pool);
+    let app = axum::Router::new().route(
+        "/webhooks/meta",
+        post(move |body: axum::body::Bytes| {
+            let pool = pool.clone();
+            async move {
+                let r = sqlx::query("INSERT INTO bench_raw (id, body, at) VALUES ($1, $2, $3)")
+                    .bind(crm_core::util::new_id())
+                    .bind(body.to_vec())
+                    .bind(crm_core::util::now_ms())
+                    .execute(&*pool)
+                    .await;
+                if r.is_ok() {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}/webhooks/meta"))
+}
+
+fn wa_bodies(run: u64, n: u64) -> Vec<Vec<u8>> {
+    build_bodies(&["whatsapp".to_string()], n, 1, run)
+}
+
+async fn pending(url: &str) -> anyhow::Result<i64> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM inbound_events WHERE status = 'pending'")
+        .fetch_one(&pool)
+        .await?;
+    let n: i64 = row.try_get("n")?;
+    pool.close().await;
+    Ok(n)
+}
+
+/// Backlog of `n` events stored by an api-only process, then drained by workers.
+async fn drain(
+    env: &[(String, String)],
+    db: &str,
+    n: u64,
+    concurrency: usize,
+    workers: usize,
+) -> anyhow::Result<f64> {
+    let (api, base) = spawn("api", env)?;
+    wait_healthy(&base).await?;
+    let l = load(
+        &format!("{base}/webhooks/meta"),
+        wa_bodies(900 + workers as u64, n),
+        concurrency,
+        true,
+    )
+    .await?;
+    drop(api);
+    let backlog = pending(db).await?;
+    if backlog < l.ok as i64 {
+        bail!("backlog {backlog} smaller than accepted {}", l.ok);
+    }
+    let started = Instant::now();
+    let mut procs = Vec::new();
+    for _ in 0..workers {
+        procs.push(spawn("worker", env)?.0);
+    }
+    loop {
+        let left = pending(db).await?;
+        if left == 0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("drain did not finish: {left} left");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(backlog as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Fixed-rate webhooks; latency from send to the `message.received` event
+/// (published after commit) on the api's stream.
+async fn end_to_end(
+    base: &str,
+    token: &str,
+    rate: f64,
+    seconds: u64,
+) -> anyhow::Result<(f64, f64, u64, u64)> {
+    let ws_url = format!(
+        "{}/api/v1/events?access_token={token}&kinds=message.received",
+        base.replace("http://", "ws://")
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .context("event stream")?;
+    let n = (rate * seconds as f64) as u64;
+    let bodies = wa_bodies(4242, n);
+    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+    let seen = sent_at.clone();
+    let reader = tokio::spawn(async move {
+        let mut ws = ws;
+        let mut lat = Vec::new();
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(15), ws.next()).await
+        {
+            let Ok(text) = msg.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if let Some(ext) = v["data"]["external_id"].as_str()
+                && let Some(t) = seen.lock().ok().and_then(|m| m.get(ext).copied())
+            {
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            if lat.len() as u64 >= n {
+                break;
+            }
+        }
+        lat
+    });
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = format!("{base}/webhooks/meta");
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut handles = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
+        let v: Value = serde_json::from_slice(&body)?;
+        let wamid = v["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Ok(mut m) = sent_at.lock() {
+            m.insert(wamid, Instant::now());
+        }
+        let http = http.clone();
+        let url = url.clone();
+        handles.push(tokio::spawn(async move {
+            let sig = crm_connectors::signature::sign_meta_body(SECRET.as_bytes(), &body);
+            http.post(&url)
+                .header("x-hub-signature-256", sig)
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        if h.await.unwrap_or(false) {
+            ok += 1;
+        }
+    }
+    let mut lat = reader.await?;
+    lat.sort_by(|a, b| a.total_cmp(b));
+    Ok((
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.len() as u64,
+        ok,
+    ))
+}
+
+fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["token", "create", "bench"])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("CRM_LOG", "error")
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn report(name: &str, l: &Load, base: &Load) -> Value {
+    json!({"name": name, "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99, "ok": l.ok,
+           "ratio_vs_baseline": (l.rps / base.rps * 1000.0).round() / 1000.0})
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_core::util::new_id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut results = Vec::new();
+    eprintln!(
+        "bench: {} requests at concurrency {}",
+        args.requests, args.concurrency
+    );
+
+    // Embedded intake vs. bare axum vs. raw SQLite inserts (same generator, same concurrency).
+    let bare = bare_axum().await?;
+    let bare_l = load(&bare, wa_bodies(1, args.requests), args.concurrency, true).await?;
+    results.push(json!({"name": "baseline bare axum", "requests_per_s": bare_l.rps.round(), "p50_ms": bare_l.p50, "p99_ms": bare_l.p99}));
+    let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
+    let raw = raw_insert_server(&raw_url).await?;
+    let raw_l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
+    results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": raw_l.rps.round(), "p50_ms": raw_l.p50, "p99_ms": raw_l.p99}));
+
+    let emb_dir = dir.join("embedded");
+    let emb_env = vec![("CRM_DATA_DIR".to_string(), emb_dir.display().to_string())];
+    {
+        let (_serve, base) = spawn("serve", &emb_env)?;
+        wait_healthy(&base).await?;
+        let l = load(
+            &format!("{base}/webhooks/meta"),
+            wa_bodies(3, args.requests),
+            args.concurrency,
+            true,
+        )
+        .await?;
+        results.push(report("embedded intake vs bare axum", &l, &bare_l));
+        results.push(report("embedded intake vs raw SQLite inserts", &l, &raw_l));
+    }
+    // Drain from a backlog, then end-to-end latency at a fixed rate.
+    let drain_dir = dir.join("drain");
+    let drain_env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
+    let drain_db = format!("sqlite://{}/crm.db", drain_dir.display());
+    let rate = drain(
+        &drain_env,
+        &drain_db,
+        args.drain_events,
+        args.concurrency,
+        1,
+    )
+    .await?;
+    results.push(json!({"name": "embedded drain (1 worker process)", "events_per_s": rate.round(), "target": 2000}));
+    {
+        let e2e_dir = dir.join("e2e");
+        let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
+        let token = token_for(&env)?;
+        let (_serve, base) = spawn("serve", &env)?;
+        wait_healthy(&base).await?;
+        let (p50, p99, seen, ok) =
+            end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
+        results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
+                            "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}));
+    }
+
+    // Scale-out, when the services are given.
+    if let (Some(pg), Some(redis), Some(amqp)) = (&args.pg_url, &args.redis_url, &args.amqp_url) {
+        let raw = raw_insert_server(pg).await?;
+        let raw_pg = load(&raw, wa_bodies(5, args.requests), args.concurrency, false).await?;
+        results.push(json!({"name": "baseline raw PostgreSQL single-row inserts", "requests_per_s": raw_pg.rps.round(), "p50_ms": raw_pg.p50, "p99_ms": raw_pg.p99}));
+        let env = vec![
+            ("CRM_DATABASE_URL".to_string(), pg.clone()),
+            ("CRM_QUEUE_URL".to_string(), redis.clone()),
+            ("CRM_BUS_URL".to_string(), amqp.clone()),
+            (
+                "CRM_DATA_DIR".to_string(),
+                dir.join("scale").display().to_string(),
+            ),
+        ];
+        let (_api, base) = spawn("api", &env)?;
+        wait_healthy(&base).await?;
+        let l = load(
+            &format!("{base}/webhooks/meta"),
+            wa_bodies(6, args.requests),
+            args.concurrency,
+            true,
+        )
+        .await?;
+        results.push(report("scale-out intake (1 api) vs bare axum", &l, &bare_l));
+        results.push(report(
+            "scale-out intake (1 api) vs raw PostgreSQL inserts",
+            &l,
+            &raw_pg,
+        ));
+        drop(_api);
+        let rate = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
+        results.push(
+            json!({"name": "scale-out drain (2 worker processes)", "events_per_s": rate.round()}),
+        );
+    }
+    for r in &results {
+        println!("{r}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Starting each role: open what it needs (failing fast with the URL named,
+//! password masked), run, and stop cleanly on SIGTERM / Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use crm_api::{AppState, IntakeWriter};
+use crm_connectors::graph::{GraphClient, GraphConfig};
+use crm_core::Config;
+use crm_core::bus::EventBus;
+use crm_core::metrics::Metrics;
+use crm_core::queue::JobQueue;
+use crm_core::store::Store;
+use crm_core::util::mask_url;
+use crm_scheduler::Scheduler;
+use crm_workers::WorkerCtx;
+use tokio::sync::watch;
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "CRM_DATABASE_URL {} unusable",
+            mask_url(&config.database_url)
+        )
+    })
+}
+
+async fn open_queue(config: &Config) -> anyhow::Result<JobQueue> {
+    JobQueue::connect(&config.queue)
+        .await
+        .context("CRM_QUEUE_URL unusable")
+}
+
+async fn open_bus(config: &Config, consume: bool) -> anyhow::Result<EventBus> {
+    EventBus::connect(config.bus_url.as_deref(), consume)
+        .await
+        .context("CRM_BUS_URL unusable")
+}
+
+fn graph_client(config: &Config) -> anyhow::Result<Option<GraphClient>> {
+    let Some(token) = &config.meta_access_token else {
+        return Ok(None);
+    };
+    let cfg = GraphConfig {
+        base_url: config.graph_base_url.clone(),
+        version: config.graph_version.clone(),
+        access_token: token.expose().to_string(),
+        app_secret: config
+            .meta_app_secret
+            .as_ref()
+            .map(|s| s.expose().to_string()),
+        ..GraphConfig::default()
+    };
+    Ok(Some(GraphClient::new(cfg).context("Graph API client")?))
+}
+
+/// A receiver that flips to true on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn serve_http(state: AppState, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let bind = state.config.bind.clone();
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on CRM_BIND {bind}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    eprintln!("crm listening on http://{addr}");
+    axum::serve(listener, crm_api::router(state))
+        .with_graceful_shutdown(wait_for(shutdown))
+        .await
+        .context("http server")?;
+    Ok(())
+}
+
+fn api_state(
+    store: Store,
+    queue: JobQueue,
+    bus: EventBus,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+) -> AppState {
+    let writer = IntakeWriter::spawn(
+        store.clone(),
+        queue.clone(),
+        config.sweep_grace_ms,
+        metrics.clone(),
+    );
+    AppState {
+        store,
+        queue,
+        bus,
+        config,
+        metrics,
+        writer,
+    }
+}
+
+fn first_run_hint(config: &Config) {
+    eprintln!(
+        "\nNo users yet. Create the first admin (password read from stdin) and an API token:\n\
+         \x20 echo 'a long passphrase' | cargo run --release -- user create admin@example.com --role admin\n\
+         \x20 cargo run --release -- token create my-first-token --user admin@example.com\n\
+         (or `crm user create …` / `crm token create …` with the installed binary; data lives in {})\n",
+        config.data_dir.display()
+    );
+}
+
+/// Embedded mode: everything in one process on one SQLite file.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    store.migrate().await.context("migrations failed")?;
+    let queue = open_queue(&config).await?;
+    let bus = open_bus(&config, true).await?;
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = shutdown_signal();
+    if store.count_users().await.unwrap_or(0) == 0 {
+        first_run_hint(&config);
+    }
+    let worker_ctx = Arc::new(WorkerCtx {
+        store: store.clone(),
+        bus: bus.clone(),
+        graph: graph_client(&config)?,
+        config: config.clone(),
+        metrics: metrics.clone(),
+    });
+    let workers = tokio::spawn(crm_workers::run_ingest_workers(
+        worker_ctx,
+        queue.clone(),
+        config.worker_concurrency,
+        wait_for(shutdown.clone()),
+    ));
+    let scheduler = Scheduler::new(store.clone(), queue.clone(), config.clone());
+    let sched = tokio::spawn(scheduler.run(wait_for(shutdown.clone())));
+    let state = api_state(store.clone(), queue, bus, config, metrics);
+    let http = serve_http(state, shutdown.clone()).await;
+    // HTTP has drained; let workers finish or hand back in-flight jobs.
+    match workers.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "workers stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "workers task failed"),
+        Ok(Ok(())) => {}
+    }
+    let _ = sched.await;
+    store.close().await;
+    http
+}
+
+pub async fn api(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    store.migrate().await.context("migrations failed")?;
+    let queue = open_queue(&config).await?;
+    let bus = open_bus(&config, true).await?;
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = shutdown_signal();
+    let state = api_state(store.clone(), queue, bus, config, metrics);
+    let res = serve_http(state, shutdown).await;
+    store.close().await;
+    res
+}
+
+pub async fn worker(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    store.migrate().await.context("migrations failed")?;
+    let queue = open_queue(&config).await?;
+    let bus = open_bus(&config, false).await?;
+    let shutdown = shutdown_signal();
+    let ctx = Arc::new(WorkerCtx {
+        store: store.clone(),
+        bus,
+        graph: graph_client(&config)?,
+        config: config.clone(),
+        metrics: Arc::new(Metrics::default()),
+    });
+    eprintln!("crm worker running (queue {:?})", queue);
+    crm_workers::run_ingest_workers(ctx, queue, config.worker_concurrency, wait_for(shutdown))
+        .await
+        .map_err(|e| anyhow::anyhow!("workers: {e}"))?;
+    store.close().await;
+    Ok(())
+}
+
+pub async fn scheduler(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    store.migrate().await.context("migrations failed")?;
+    let queue = open_queue(&config).await?;
+    let shutdown = shutdown_signal();
+    eprintln!("crm scheduler running");
+    Scheduler::new(store.clone(), queue, config)
+        .run(wait_for(shutdown))
+        .await?;
+    store.close().await;
+    Ok(())
+}

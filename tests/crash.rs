@@ -1,0 +1,45 @@
+//! `kill -9` of the embedded process mid-flood and mid-processing: nothing
+//! answered 2xx is lost, nothing is duplicated.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Crm, db_counts, embedded_env, flood, temp_dir, wa_body, wait_counts};
+
+#[tokio::test]
+async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
+    let dir = temp_dir("crash");
+    let env = embedded_env(&dir);
+    let db = format!("sqlite://{}/crm.db", dir.display());
+    let mut crm = Crm::start("serve", &env);
+    let base = crm.base.clone();
+    let bodies: Vec<Vec<u8>> = (0..600).map(|i| wa_body(1, i)).collect();
+    let sent = bodies.clone();
+    let flooder = tokio::spawn(async move { flood(&base, sent, 24).await });
+    // Let part of the flood land and part of it be processed, then pull the plug.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    crm.kill9();
+    let acked = flooder.await.unwrap();
+    assert!(
+        !acked.is_empty(),
+        "some requests were answered before the kill"
+    );
+    // Restart on the same data: the sweeper and workers finish the job.
+    let crm = Crm::start("serve", &env);
+    let n = acked.len() as i64;
+    let c = wait_counts(&db, 90, |c| c["pending"] == 0 && c["customers"] >= n).await;
+    // Every event that was stored (acked or not) made exactly one customer and one message.
+    assert_eq!(c["customers"], c["inbound_events"], "{c:?}");
+    assert_eq!(c["messages"], c["customers"], "{c:?}");
+    assert_eq!(c["cards"], c["customers"], "{c:?}");
+    // And every acked one is among them: re-send the acked bodies; all are duplicates.
+    let again: Vec<Vec<u8>> = acked.iter().map(|i| bodies[*i].clone()).collect();
+    let ok = flood(&crm.base, again, 8).await;
+    assert_eq!(ok.len(), acked.len());
+    let after = db_counts(&db).await;
+    assert_eq!(
+        after["inbound_events"], c["inbound_events"],
+        "acked events were all stored already"
+    );
+    assert_eq!(after["customers"], c["customers"]);
+}

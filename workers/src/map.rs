@@ -1,0 +1,200 @@
+//! Wire items (connectors) → store inputs (core). Pure functions.
+
+use crm_connectors::graph::Lead;
+use crm_connectors::meta::{SocialMessage, SocialReceipt, WaMessage, WaStatus};
+use crm_core::identity::{canonical_whatsapp_phone, normalize_email, normalize_phone};
+use crm_core::model::{Attribution, ContactInput, LeadInput, MessageInput, StatusInput};
+use serde_json::{Map, Value, json};
+
+pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> MessageInput {
+    let contact = ContactInput {
+        name: m.profile_name.clone(),
+        phone: m.wa_id.as_deref().and_then(canonical_whatsapp_phone),
+        email: None,
+        wa_id: m.wa_id.clone(),
+        channel_identity: m.user_id.clone().map(|u| ("wa_user".to_string(), u)),
+    };
+    let sent_at = m.timestamp.saturating_mul(1000);
+    let referral_lead = m.referral.as_ref().map(|r| LeadInput {
+        source: "whatsapp_ctwa".into(),
+        external_id: m.wamid.clone(),
+        event_id: Some(event_id.to_string()),
+        received_at: sent_at,
+        contact: contact.clone(),
+        message: m.text.clone(),
+        attribution: Attribution {
+            ad_id: r
+                .source_id
+                .clone()
+                .filter(|_| r.source_type.as_deref().is_none_or(|t| t == "ad")),
+            ctwa_clid: r.ctwa_clid.clone(),
+            ..Default::default()
+        },
+        consent: None,
+        answers: json!({"headline": r.headline, "source_url": r.source_url, "source_id": r.source_id, "source_type": r.source_type}),
+    });
+    MessageInput {
+        channel: "whatsapp".into(),
+        account_id: m.phone_number_id.clone(),
+        contact_key: m
+            .wa_id
+            .clone()
+            .or_else(|| m.user_id.clone())
+            .unwrap_or_default(),
+        external_id: m.wamid.clone(),
+        direction: "inbound".into(),
+        kind: m.kind.clone(),
+        body: m.text.clone(),
+        payload: m.raw.clone(),
+        sent_at,
+        contact,
+        referral_lead,
+    }
+}
+
+pub fn status_from_whatsapp(s: &WaStatus) -> StatusInput {
+    StatusInput {
+        channel: "whatsapp".into(),
+        external_id: s.wamid.clone(),
+        status: s.status.as_str().to_string(),
+        occurred_at: s.timestamp.saturating_mul(1000),
+        error_code: s.error_code,
+        payload: s.raw.clone(),
+    }
+}
+
+pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
+    let channel = m.channel.as_str().to_string();
+    let contact = ContactInput {
+        name: None,
+        phone: None,
+        email: None,
+        wa_id: None,
+        channel_identity: Some((format!("{channel}:{}", m.account_id), m.customer_id.clone())),
+    };
+    let referral_lead = m.ad_id.as_ref().map(|ad| LeadInput {
+        source: format!("{channel}_ad"),
+        external_id: m.mid.clone(),
+        event_id: Some(event_id.to_string()),
+        received_at: m.timestamp_ms,
+        contact: contact.clone(),
+        message: m.text.clone(),
+        attribution: Attribution {
+            ad_id: Some(ad.clone()),
+            page_id: (channel == "messenger").then(|| m.account_id.clone()),
+            ..Default::default()
+        },
+        consent: None,
+        answers: json!({}),
+    });
+    let body = m.text.clone().or_else(|| {
+        (!m.attachments.is_empty()).then(|| {
+            m.attachments
+                .iter()
+                .map(|a| format!("[{}]", a.kind))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    });
+    MessageInput {
+        channel: channel.clone(),
+        account_id: m.account_id.clone(),
+        contact_key: m.customer_id.clone(),
+        external_id: m.mid.clone(),
+        direction: if m.is_echo { "outbound" } else { "inbound" }.into(),
+        kind: m.kind.clone(),
+        body,
+        payload: m.raw.clone(),
+        sent_at: m.timestamp_ms,
+        contact,
+        referral_lead,
+    }
+}
+
+/// Messenger/Instagram receipts name message ids (`mids`); watermark-only
+/// reads carry no ids and are not applied per message here.
+pub fn statuses_from_receipt(r: &SocialReceipt) -> Vec<StatusInput> {
+    let status = if r.kind == "read" {
+        "read"
+    } else {
+        "delivered"
+    };
+    r.mids
+        .iter()
+        .map(|mid| StatusInput {
+            channel: r.channel.as_str().to_string(),
+            external_id: mid.clone(),
+            status: status.to_string(),
+            occurred_at: r.timestamp_ms,
+            error_code: None,
+            payload: json!({"watermark": r.watermark_ms, "kind": r.kind}),
+        })
+        .collect()
+}
+
+/// A Lead Ads lead as fetched from the Graph API. Every answer is kept; the
+/// standard fields also fill the contact. A lead with neither phone nor e-mail
+/// still gets a customer, keyed by its leadgen id, so nothing is dropped.
+pub fn lead_from_graph(
+    lead: &Lead,
+    page_id: Option<&str>,
+    event_id: Option<&str>,
+    received_at: i64,
+    region: &str,
+) -> LeadInput {
+    let phone = lead.phone().and_then(|p| normalize_phone(p, region));
+    let email = lead.email().and_then(normalize_email);
+    let channel_identity =
+        (phone.is_none() && email.is_none()).then(|| ("meta_lead".to_string(), lead.id.clone()));
+    let mut answers = Map::new();
+    for f in &lead.field_data {
+        let v = match f.values.as_slice() {
+            [one] => Value::String(one.clone()),
+            many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+        };
+        answers.insert(f.name.clone(), v);
+    }
+    let consent = if lead.consents.is_empty() {
+        None
+    } else {
+        Some(lead.consents.iter().any(|(_, checked)| *checked))
+    };
+    if !lead.consents.is_empty() {
+        answers.insert(
+            "custom_disclaimer_responses".into(),
+            Value::Object(
+                lead.consents
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::Bool(*v)))
+                    .collect(),
+            ),
+        );
+    }
+    LeadInput {
+        source: "meta_lead_ads".into(),
+        external_id: lead.id.clone(),
+        event_id: event_id.map(str::to_string),
+        received_at: lead.created_time.unwrap_or(received_at),
+        contact: ContactInput {
+            name: lead.full_name(),
+            phone,
+            email,
+            wa_id: None,
+            channel_identity,
+        },
+        message: None,
+        attribution: Attribution {
+            campaign_id: lead.campaign_id.clone(),
+            campaign_name: lead.campaign_name.clone(),
+            adset_id: lead.adset_id.clone(),
+            adset_name: lead.adset_name.clone(),
+            ad_id: lead.ad_id.clone(),
+            ad_name: lead.ad_name.clone(),
+            form_id: lead.form_id.clone(),
+            page_id: page_id.map(str::to_string),
+            ..Default::default()
+        },
+        consent,
+        answers: Value::Object(answers),
+    }
+}
