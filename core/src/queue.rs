@@ -169,9 +169,12 @@ impl JobQueue {
                     .map_err(|e| QueueError::Backend(e.to_string()))
             }
             JobQueue::Redis(s) => {
-                let key = s.get_config().active_jobs_list();
+                // Jobs pushed with a run time wait in the scheduled set first.
+                let active = s.get_config().active_jobs_list();
+                let scheduled = s.get_config().scheduled_jobs_set();
                 let mut conn = s.clone().get_connection().clone();
-                redis_llen(&mut conn, &key).await
+                Ok(redis_count(&mut conn, "LLEN", &active).await?
+                    + redis_count(&mut conn, "ZCARD", &scheduled).await?)
             }
         }
     }
@@ -183,7 +186,7 @@ async fn redis_ping(conn: &mut RedisConn) -> Result<(), QueueError> {
         .map_err(|e| QueueError::Backend(e.to_string()))
 }
 
-async fn redis_llen(conn: &mut RedisConn, key: &str) -> Result<i64, QueueError> {
-    let n: Result<i64, _> = redis::cmd("LLEN").arg(key).query_async(conn).await;
+async fn redis_count(conn: &mut RedisConn, cmd: &str, key: &str) -> Result<i64, QueueError> {
+    let n: Result<i64, _> = redis::cmd(cmd).arg(key).query_async(conn).await;
     n.map_err(|e| QueueError::Backend(e.to_string()))
 }
