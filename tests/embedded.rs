@@ -542,3 +542,142 @@ async fn moving_a_card_checks_the_expected_stage_and_streams_events() {
     }
     assert!(saw_move);
 }
+
+#[derive(Clone)]
+struct FlakyGraph {
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn sample_lead(id: &str, email: &str) -> Value {
+    json!({"created_time": "2026-01-01T12:00:00+0000", "id": id, "ad_id": "120212345678900123", "campaign_id": "120219876543210001",
+        "form_id": "892736451028374", "field_data": [{"name": "full_name", "values": ["Backfill Person"]}, {"name": "email", "values": [email]}]})
+}
+
+async fn flaky_lead(
+    State(g): State<FlakyGraph>,
+    Path((_v, id)): Path<(String, String)>,
+) -> (StatusCode, axum::Json<Value>) {
+    if g.broken.load(Ordering::SeqCst) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error": {"message": "Unsupported get request", "type": "GraphMethodException", "code": 100, "fbtrace_id": "Ax1"}}),
+            ),
+        );
+    }
+    (
+        StatusCode::OK,
+        axum::Json(sample_lead(&id, "retried@example.com")),
+    )
+}
+
+async fn form_leads(Path((_v, _form)): Path<(String, String)>) -> axum::Json<Value> {
+    axum::Json(
+        json!({"data": [sample_lead("1187654321000999", "missed@example.com")], "paging": {"cursors": {"before": "a", "after": "b"}}}),
+    )
+}
+
+#[tokio::test]
+async fn dead_events_retry_by_api_and_backfill_recovers_missed_leads() {
+    let g = FlakyGraph {
+        broken: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    };
+    let app = axum::Router::new()
+        .route("/{v}/{id}", get(flaky_lead))
+        .route("/{v}/{form}/leads", get(form_leads))
+        .with_state(g.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let graph = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = temp_dir("retry");
+    let mut env = embedded_env(&dir);
+    env.insert("CRM_GRAPH_BASE_URL".into(), format!("http://{graph}"));
+    env.insert("CRM_META_ACCESS_TOKEN".into(), "EAAtest".into());
+    env.insert("CRM_MAX_ATTEMPTS".into(), "1".into());
+    env.insert("CRM_META_LEAD_FORMS".into(), "892736451028374".into());
+    env.insert("CRM_BACKFILL_CRON".into(), "*/2 * * * * *".into());
+    let token = Crm::token(&env);
+    let (code, _, err) = Crm::cli(
+        &env,
+        &["user", "create", "agent@example.com", "--role", "agent"],
+        Some("a long passphrase\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, agent_token, err) = Crm::cli(
+        &env,
+        &[
+            "token",
+            "create",
+            "agent-token",
+            "--user",
+            "agent@example.com",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let crm = Crm::start("serve", &env);
+    let api = Api::new(&crm.base, &token);
+    let agent = Api::new(&crm.base, agent_token.trim());
+
+    let body = br#"{"object":"page","entry":[{"id":"104938271650432","changes":[{"field":"leadgen","value":{"leadgen_id":"1187654321000111","page_id":"104938271650432","form_id":"892736451028374"}}]}]}"#;
+    assert_eq!(api.webhook(body).await.0, 200);
+    let dead = api
+        .wait_for("/api/v1/inbound-events?status=dead", 20, |v| {
+            !v["items"].as_array().unwrap().is_empty()
+        })
+        .await;
+    let ev = &dead["items"][0];
+    assert!(
+        ev["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("1187654321000111"),
+        "{ev}"
+    );
+    let id = ev["id"].as_str().unwrap().to_string();
+    // Agents see customers but do not operate intake.
+    assert_eq!(agent.get("/api/v1/inbound-events").await.0, 403);
+    assert_eq!(
+        agent
+            .post_json(&format!("/api/v1/inbound-events/{id}/retry"), &json!({}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(agent.get("/api/v1/customers").await.0, 200);
+    // Fixed upstream: retry by API processes it.
+    g.broken.store(false, Ordering::SeqCst);
+    let (code, r) = api
+        .post_json(&format!("/api/v1/inbound-events/{id}/retry"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{r}");
+    api.wait_for("/api/v1/customers?email=retried@example.com", 20, |v| {
+        v["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let (code, r) = api
+        .post_json(&format!("/api/v1/inbound-events/{id}/retry"), &json!({}))
+        .await;
+    assert_eq!(code, 409, "a done event is not retried: {r}");
+    assert_eq!(
+        api.post_json("/api/v1/inbound-events/nope/retry", &json!({}))
+            .await
+            .0,
+        404
+    );
+    // The scheduled backfill found the lead no webhook announced.
+    let v = api
+        .wait_for("/api/v1/customers?email=missed@example.com", 30, |v| {
+            v["items"].as_array().unwrap().len() == 1
+        })
+        .await;
+    let cid = v["items"][0]["id"].as_str().unwrap();
+    let (_, d) = api.get(&format!("/api/v1/customers/{cid}")).await;
+    assert_eq!(d["leads"][0]["external_id"], "1187654321000999");
+    assert_eq!(d["leads"][0]["source"], "meta_lead_ads");
+    assert_eq!(
+        d["leads"].as_array().unwrap().len(),
+        1,
+        "later backfill runs add nothing"
+    );
+}

@@ -132,6 +132,30 @@ async fn two_apis_two_workers_on_postgres_redis_rabbitmq() {
     assert_eq!(c["messages"], 401, "{c:?}");
     assert_eq!(c["inbound_events"], 401, "{c:?}");
     assert_eq!(c["cards"], 401, "{c:?}");
+
+    // kill -9 of an api process mid-flood: everything it answered 2xx is kept, once.
+    let mut api3 = Crm::start("api", &env);
+    let bodies: Vec<Vec<u8>> = (0..600).map(|i| wa_body(79, i)).collect();
+    let (b3, sent) = (api3.base.clone(), bodies.clone());
+    let h3 = tokio::spawn(async move { flood(&b3, sent, 16).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    api3.kill9();
+    let acked = h3.await.unwrap();
+    assert!(!acked.is_empty());
+    let c = wait_counts(&db, 120, |c| {
+        c["pending"] == 0
+            && c["customers"] == c["inbound_events"]
+            && c["customers"] >= 401 + acked.len() as i64
+    })
+    .await;
+    assert_eq!(c["messages"], c["customers"], "{c:?}");
+    let again: Vec<Vec<u8>> = acked.iter().map(|i| bodies[*i].clone()).collect();
+    assert_eq!(flood(&api1.base, again, 8).await.len(), acked.len());
+    let after = common::db_counts(&db).await;
+    assert_eq!(
+        after["inbound_events"], c["inbound_events"],
+        "every acked event was already stored"
+    );
 }
 
 #[tokio::test]
