@@ -50,6 +50,10 @@ pub struct SimulateArgs {
     /// Keep serving the Graph stand-in after sending, until Ctrl-C.
     #[arg(long)]
     pub hold: bool,
+    /// Keep serving the Graph stand-in this many seconds after sending (lets
+    /// workers fetch the leads just announced).
+    #[arg(long, default_value_t = 0)]
+    pub linger: u64,
     /// Distinguishes runs so ids never collide with an earlier run's.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -369,6 +373,9 @@ pub async fn run(args: SimulateArgs, config: &crm_core::Config) -> anyhow::Resul
                 "latency_ms": {"p50": percentile(&lat, 0.5), "p99": percentile(&lat, 0.99)}
             })
         );
+    }
+    if args.linger > 0 {
+        tokio::time::sleep(Duration::from_secs(args.linger)).await;
     }
     if args.hold {
         eprintln!("holding; Ctrl-C to stop");

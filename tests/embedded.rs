@@ -681,3 +681,44 @@ async fn dead_events_retry_by_api_and_backfill_recovers_missed_leads() {
         "later backfill runs add nothing"
     );
 }
+
+#[tokio::test]
+async fn metrics_need_a_token_and_count_outcomes_and_sigterm_exits_cleanly() {
+    let (mut crm, api) = start().await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/metrics", crm.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        api.webhook(&wa_text("wamid.M1", "905321230000", "M", "x"))
+            .await
+            .0,
+        200
+    );
+    api.wait_for("/api/v1/customers", 15, |v| {
+        v["items"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", crm.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("crm_intake_total{outcome=\"pending\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("crm_jobs_total{outcome=\"done\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("crm_job_seconds_count 1"), "{text}");
+    assert!(text.contains("crm_queue_depth"), "{text}");
+    assert_eq!(crm.terminate(), Some(0), "SIGTERM: drain and exit 0");
+}

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -32,7 +33,9 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-pub async fn metrics(State(st): State<AppState>) -> Response {
+/// Prometheus scrapes with a bearer token like any other client: only the
+/// webhooks, health probes and the login page answer without one.
+pub async fn metrics(State(st): State<AppState>, _caller: Caller) -> Response {
     let mut extra = Vec::new();
     if let Ok(depth) = st.queue.depth().await {
         extra.push(("crm_queue_depth".to_string(), depth as f64));

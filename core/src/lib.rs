@@ -10,6 +10,7 @@ pub mod intake;
 pub mod metrics;
 pub mod model;
 pub mod queue;
+pub mod redact;
 pub mod rules;
 pub mod store;
 pub mod util;
