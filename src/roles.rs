@@ -25,6 +25,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
 }
 
+/// What every long-running role opens first: the migrated database and the queue.
+async fn open_migrated(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
+    let store = open_store(config).await?;
+    store.migrate().await.context("migrations failed")?;
+    let queue = open_queue(config).await?;
+    Ok((store, queue))
+}
+
 async fn open_queue(config: &Config) -> anyhow::Result<JobQueue> {
     JobQueue::connect(&config.queue)
         .await
@@ -145,9 +153,7 @@ fn first_run_hint(config: &Config) {
 /// Embedded mode: everything in one process on one SQLite file.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    store.migrate().await.context("migrations failed")?;
-    let queue = open_queue(&config).await?;
+    let (store, queue) = open_migrated(&config).await?;
     let bus = open_bus(&config, true).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal();
@@ -184,9 +190,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 pub async fn api(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    store.migrate().await.context("migrations failed")?;
-    let queue = open_queue(&config).await?;
+    let (store, queue) = open_migrated(&config).await?;
     let bus = open_bus(&config, true).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal();
@@ -198,9 +202,7 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
 
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    store.migrate().await.context("migrations failed")?;
-    let queue = open_queue(&config).await?;
+    let (store, queue) = open_migrated(&config).await?;
     let bus = open_bus(&config, false).await?;
     let shutdown = shutdown_signal();
     let ctx = Arc::new(WorkerCtx {
@@ -220,9 +222,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
 
 pub async fn scheduler(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    store.migrate().await.context("migrations failed")?;
-    let queue = open_queue(&config).await?;
+    let (store, queue) = open_migrated(&config).await?;
     let shutdown = shutdown_signal();
     eprintln!("crm scheduler running");
     Scheduler::new(store.clone(), queue, config)

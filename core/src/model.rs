@@ -85,6 +85,16 @@ pub struct StatusInput {
     pub payload: Value,
 }
 
+/// One effect an inbound event asks for. Short-lived and few per event, so
+/// the size difference between variants costs nothing worth a box.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Action {
+    Lead(LeadInput),
+    Message(MessageInput),
+    Status(StatusInput),
+}
+
 /// A change other parts of the system (dashboards, other api nodes) hear about
 /// after its transaction commits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

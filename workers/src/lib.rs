@@ -16,7 +16,7 @@ use crm_core::Config;
 use crm_core::bus::EventBus;
 use crm_core::intake::IntakeLead;
 use crm_core::metrics::Metrics;
-use crm_core::model::DomainEvent;
+use crm_core::model::{Action, DomainEvent};
 use crm_core::store::{Store, StoreError};
 
 pub use map::{lead_from_graph, message_from_social, message_from_whatsapp, status_from_whatsapp};
@@ -97,31 +97,24 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
     }
     let region = ctx.config.default_region.as_str();
     let mut errors: Vec<String> = Vec::new();
-    let mut events: Vec<DomainEvent> = Vec::new();
-    let mut handled = 0usize;
+    let mut actions: Vec<Action> = Vec::new();
     match ev.source.as_str() {
-        "intake" => {
-            let lead: IntakeLead = match serde_json::from_slice(&ev.body) {
-                Ok(l) => l,
-                Err(e) => {
-                    return record_failure(
-                        ctx,
-                        event_id,
-                        &format!("stored intake body unreadable: {e}"),
-                        true,
-                    )
-                    .await;
-                }
-            };
-            let input = lead.to_lead_input(&ev.id, ev.received_at, region);
-            match ctx.store.apply_lead(&input).await {
-                Ok(evs) => {
-                    handled += 1;
-                    events.extend(evs);
-                }
-                Err(e) => errors.push(format!("lead: {e}")),
+        "intake" => match serde_json::from_slice::<IntakeLead>(&ev.body) {
+            Ok(lead) => actions.push(Action::Lead(lead.to_lead_input(
+                &ev.id,
+                ev.received_at,
+                region,
+            ))),
+            Err(e) => {
+                return record_failure(
+                    ctx,
+                    event_id,
+                    &format!("stored intake body unreadable: {e}"),
+                    true,
+                )
+                .await;
             }
-        }
+        },
         "meta" => {
             let hook = match parse_webhook(&ev.body) {
                 Ok(h) => h,
@@ -136,13 +129,8 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
                 }
             };
             for item in &hook.items {
-                let res = apply_item(ctx, item, &ev.id, ev.received_at).await;
-                match res {
-                    Ok(Some(evs)) => {
-                        handled += 1;
-                        events.extend(evs);
-                    }
-                    Ok(None) => {}
+                match item_actions(ctx, item, &ev.id, ev.received_at).await {
+                    Ok(a) => actions.extend(a),
                     Err(e) => errors.push(e),
                 }
             }
@@ -158,13 +146,14 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
             let Some(form_id) = form_id else {
                 return record_failure(ctx, event_id, "backfill event without form_id", true).await;
             };
-            match backfill_form(ctx, &form_id, event_id).await {
-                Ok((n, evs)) => {
-                    handled += n.max(1);
-                    events.extend(evs);
+            return match backfill_form(ctx, &form_id, event_id).await {
+                Ok((_, evs)) => {
+                    ctx.bus.publish(&evs).await;
+                    ctx.store.mark_event_done(event_id, "done").await?;
+                    Ok(Outcome::Done)
                 }
-                Err(e) => errors.push(e),
-            }
+                Err(e) => record_failure(ctx, event_id, &e, false).await,
+            };
         }
         other => {
             return record_failure(
@@ -176,14 +165,35 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
             .await;
         }
     }
-    // Publish what did commit even when a sibling item failed.
+    if actions.is_empty() && errors.is_empty() {
+        ctx.store.mark_event_done(event_id, "ignored").await?;
+        return Ok(Outcome::Ignored);
+    }
+    if errors.is_empty() {
+        // Hot path: every effect and the `done` mark in one commit.
+        match ctx.store.apply_event(event_id, &actions).await {
+            Ok(evs) => {
+                ctx.bus.publish(&evs).await;
+                return Ok(Outcome::Done);
+            }
+            Err(e) => {
+                tracing::debug!(event_id, error = %e, "event transaction failed; applying item by item")
+            }
+        }
+    }
+    // Isolate failures: each action alone, so one poison item cannot hold
+    // back the rest of a batch (the ones that commit are keyed: a retry of
+    // the event skips them).
+    let mut events: Vec<DomainEvent> = Vec::new();
+    for a in &actions {
+        match ctx.store.apply_action(a).await {
+            Ok(evs) => events.extend(evs),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     ctx.bus.publish(&events).await;
     if !errors.is_empty() {
         return record_failure(ctx, event_id, &errors.join("; "), false).await;
-    }
-    if handled == 0 {
-        ctx.store.mark_event_done(event_id, "ignored").await?;
-        return Ok(Outcome::Ignored);
     }
     ctx.store.mark_event_done(event_id, "done").await?;
     Ok(Outcome::Done)
@@ -266,51 +276,25 @@ async fn backfill_form(
     Ok((leads.len(), events))
 }
 
-/// Applies one parsed webhook item. `Ok(None)` = nothing to do for us.
-async fn apply_item(
+/// The actions one parsed webhook item asks for (a Lead Ads item fetches its
+/// lead from the Graph API first). Empty = nothing for us to do.
+async fn item_actions(
     ctx: &WorkerCtx,
     item: &InboundItem,
     event_id: &str,
     received_at: i64,
-) -> Result<Option<Vec<DomainEvent>>, String> {
+) -> Result<Vec<Action>, String> {
     let region = ctx.config.default_region.as_str();
-    match item {
+    Ok(match item {
         InboundItem::WhatsAppMessage(m) => {
-            let input = message_from_whatsapp(m, event_id, region);
-            ctx.store
-                .apply_message(&input)
-                .await
-                .map(Some)
-                .map_err(|e| format!("whatsapp message {}: {e}", m.wamid))
+            vec![Action::Message(message_from_whatsapp(m, event_id, region))]
         }
-        InboundItem::WhatsAppStatus(s) => {
-            let input = status_from_whatsapp(s);
-            ctx.store
-                .apply_status(&input)
-                .await
-                .map(Some)
-                .map_err(|e| format!("whatsapp status {}: {e}", s.wamid))
-        }
-        InboundItem::SocialMessage(m) => {
-            let input = message_from_social(m, event_id);
-            ctx.store
-                .apply_message(&input)
-                .await
-                .map(Some)
-                .map_err(|e| format!("{} message {}: {e}", m.channel.as_str(), m.mid))
-        }
-        InboundItem::SocialReceipt(r) => {
-            let mut all = Vec::new();
-            for input in map::statuses_from_receipt(r) {
-                all.extend(
-                    ctx.store
-                        .apply_status(&input)
-                        .await
-                        .map_err(|e| format!("receipt: {e}"))?,
-                );
-            }
-            Ok(Some(all))
-        }
+        InboundItem::WhatsAppStatus(s) => vec![Action::Status(status_from_whatsapp(s))],
+        InboundItem::SocialMessage(m) => vec![Action::Message(message_from_social(m, event_id))],
+        InboundItem::SocialReceipt(r) => map::statuses_from_receipt(r)
+            .into_iter()
+            .map(Action::Status)
+            .collect(),
         InboundItem::Leadgen(change) => {
             let Some(graph) = &ctx.graph else {
                 return Err("leadgen received but CRM_META_ACCESS_TOKEN is not configured".into());
@@ -319,19 +303,14 @@ async fn apply_item(
                 .fetch_lead(&change.leadgen_id)
                 .await
                 .map_err(|e| format!("fetch lead {}: {e}", change.leadgen_id))?;
-            let input = lead_from_graph(
+            vec![Action::Lead(lead_from_graph(
                 &lead,
                 change.page_id.as_deref(),
                 Some(event_id),
                 received_at,
                 region,
-            );
-            ctx.store
-                .apply_lead(&input)
-                .await
-                .map(Some)
-                .map_err(|e| format!("lead {}: {e}", change.leadgen_id))
+            ))]
         }
-        InboundItem::Ignored(_) => Ok(None),
-    }
+        InboundItem::Ignored(_) => Vec::new(),
+    })
 }

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use super::migrate::DEFAULT_PIPELINE_ID;
 use super::{Store, StoreError, StoreResult};
 use crate::identity::{MatchDecision, decide_match, phone_match_keys};
-use crate::model::{ContactInput, DomainEvent, LeadInput, MessageInput, StatusInput};
+use crate::model::{Action, ContactInput, DomainEvent, LeadInput, MessageInput, StatusInput};
 use crate::rules::status_rank;
 use crate::util::{new_id, now_ms};
 use crate::with_write_retry;
@@ -22,6 +22,48 @@ pub struct Resolved {
 }
 
 impl Store {
+    /// Applies every action of one inbound event and marks the event done, in
+    /// one transaction: one commit per event on the hot path. A failure rolls
+    /// all of it back; the caller then applies item by item to isolate it.
+    pub async fn apply_event(
+        &self,
+        event_id: &str,
+        actions: &[Action],
+    ) -> StoreResult<Vec<DomainEvent>> {
+        with_write_retry!(self, |tx| {
+            let mut events = Vec::new();
+            let mut result = Ok(());
+            for a in actions {
+                result = apply_action_in(&mut tx, a, &mut events).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            match result {
+                Ok(()) => sqlx::query(
+                    "UPDATE inbound_events SET status = 'done', processed_at = $2, updated_at = $2, last_error = NULL WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(event_id)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await
+                .map(|_| events)
+                .map_err(StoreError::from),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// One action in its own transaction.
+    pub async fn apply_action(&self, action: &Action) -> StoreResult<Vec<DomainEvent>> {
+        with_write_retry!(self, |tx| {
+            let mut events = Vec::new();
+            apply_action_in(&mut tx, action, &mut events)
+                .await
+                .map(|_| events)
+        })
+    }
+
     pub async fn apply_lead(&self, lead: &LeadInput) -> StoreResult<Vec<DomainEvent>> {
         with_write_retry!(self, |tx| {
             let mut events = Vec::new();
@@ -131,6 +173,18 @@ impl Store {
         let mut ev = DomainEvent::new("card.moved", Some(customer_id), data);
         ev.pipeline_id = Some(pipeline_id);
         Ok(vec![ev])
+    }
+}
+
+async fn apply_action_in(
+    conn: &mut AnyConnection,
+    action: &Action,
+    events: &mut Vec<DomainEvent>,
+) -> StoreResult<()> {
+    match action {
+        Action::Lead(l) => apply_lead_in(conn, l, events).await.map(|_| ()),
+        Action::Message(m) => apply_message_in(conn, m, events).await,
+        Action::Status(s) => apply_status_in(conn, s, events).await,
     }
 }
 
