@@ -48,6 +48,18 @@ pub struct BenchArgs {
 const SECRET: &str = "bench_secret";
 
 struct Proc(Child);
+
+impl Proc {
+    /// SIGTERM and wait: lets the process flush what it acknowledged.
+    fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -464,7 +476,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             &l,
             &raw_pg,
         ));
-        drop(_api);
+        _api.terminate();
         let rate = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
         results.push(
             json!({"name": "scale-out drain (2 worker processes)", "events_per_s": rate.round()}),

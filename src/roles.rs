@@ -102,7 +102,10 @@ async fn wait_for(mut rx: watch::Receiver<bool>) {
     }
 }
 
-async fn serve_http(state: AppState, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+async fn serve_http(
+    (state, writer): (AppState, tokio::task::JoinHandle<()>),
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let bind = state.config.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -114,6 +117,14 @@ async fn serve_http(state: AppState, shutdown: watch::Receiver<bool>) -> anyhow:
         .with_graceful_shutdown(wait_for(shutdown))
         .await
         .context("http server")?;
+    // The router (and its writer handles) is gone: the writer flushes its
+    // last jobs and stops.
+    if tokio::time::timeout(std::time::Duration::from_secs(30), writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("intake writer did not finish; the sweeper will push what it left");
+    }
     Ok(())
 }
 
@@ -123,21 +134,22 @@ fn api_state(
     bus: EventBus,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
-) -> AppState {
-    let writer = IntakeWriter::spawn(
+) -> (AppState, tokio::task::JoinHandle<()>) {
+    let (writer, task) = IntakeWriter::spawn(
         store.clone(),
         queue.clone(),
         config.sweep_grace_ms,
         metrics.clone(),
     );
-    AppState {
+    let state = AppState {
         store,
         queue,
         bus,
         config,
         metrics,
         writer,
-    }
+    };
+    (state, task)
 }
 
 fn first_run_hint(config: &Config) {

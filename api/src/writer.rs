@@ -21,9 +21,17 @@ pub struct IntakeWriter {
 const MAX_BATCH: usize = 512;
 
 impl IntakeWriter {
-    pub fn spawn(store: Store, queue: JobQueue, grace_ms: i64, metrics: Arc<Metrics>) -> Self {
+    /// Starts the writer. The returned task ends once every clone of the
+    /// writer is dropped and the last batch's jobs are pushed: await it at
+    /// shutdown so no answered event waits for the sweeper.
+    pub fn spawn(
+        store: Store,
+        queue: JobQueue,
+        grace_ms: i64,
+        metrics: Arc<Metrics>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(NewInboundEvent, Reply)>(8192);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -51,7 +59,7 @@ impl IntakeWriter {
                 }
             }
         });
-        Self { tx }
+        (Self { tx }, task)
     }
 
     /// Commits one event; resolves when it is durable (or failed).
