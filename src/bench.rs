@@ -75,15 +75,22 @@ fn free_port() -> anyhow::Result<u16> {
 
 fn spawn(role: &str, env: &[(String, String)]) -> anyhow::Result<(Proc, String)> {
     let port = free_port()?;
+    // Each process logs to a file beside the bench data (kept on failure).
+    let log_dir = std::env::temp_dir().join("crm-bench-logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let log = std::fs::File::create(log_dir.join(format!("{role}-{port}.log")))?;
     let child = Command::new(std::env::current_exe()?)
         .arg(role)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("CRM_BIND", format!("127.0.0.1:{port}"))
-        .env("CRM_LOG", "error")
+        .env(
+            "CRM_LOG",
+            std::env::var("CRM_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env("CRM_META_APP_SECRET", SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .context("spawn crm")?;
     Ok((Proc(child), format!("http://127.0.0.1:{port}")))

@@ -174,6 +174,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let worker_ctx = Arc::new(WorkerCtx {
         store: store.clone(),
+        applier: crm_workers::EventApplier::spawn(store.clone()),
         bus: bus.clone(),
         graph: graph_client(&config)?,
         config: config.clone(),
@@ -219,6 +220,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     let ctx = Arc::new(WorkerCtx {
         store: store.clone(),
+        applier: crm_workers::EventApplier::spawn(store.clone()),
         bus,
         graph: graph_client(&config)?,
         config: config.clone(),

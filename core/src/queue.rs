@@ -81,7 +81,8 @@ impl JobQueue {
                     .map_err(|e| QueueError::Backend(format!("apalis migrations: {e}")))?;
                 let cfg = apalis_sqlite::Config::default()
                     .queue(INGEST_QUEUE)
-                    .batch_size(32)
+                    .lock_tasks(false)
+                    .batch_size(256)
                     .heartbeat_interval(heartbeat());
                 Ok(JobQueue::Sqlite(SqliteStorage::new(&pool).with_config(cfg)))
             }
@@ -101,7 +102,7 @@ impl JobQueue {
                 })?;
                 let cfg = apalis_redis::Config::default()
                     .queue(INGEST_QUEUE)
-                    .batch_size(32)
+                    .batch_size(256)
                     .heartbeat_interval(heartbeat());
                 Ok(JobQueue::Redis(RedisStorage::new(conn).with_config(cfg)))
             }

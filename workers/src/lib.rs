@@ -4,6 +4,7 @@
 //! nothing. Failures are recorded on the event with a backoff (or `dead`);
 //! apalis only carries the wake-up.
 
+mod applier;
 mod map;
 mod run;
 
@@ -19,12 +20,15 @@ use crm_core::metrics::Metrics;
 use crm_core::model::{Action, DomainEvent};
 use crm_core::store::{Store, StoreError};
 
+pub use applier::EventApplier;
 pub use map::{lead_from_graph, message_from_social, message_from_whatsapp, status_from_whatsapp};
 pub use run::run_ingest_workers;
 
 /// What a handler needs; shared by all jobs of a process.
 pub struct WorkerCtx {
     pub store: Store,
+    /// Group-commits the effects of concurrent jobs.
+    pub applier: EventApplier,
     pub bus: EventBus,
     pub graph: Option<GraphClient>,
     pub config: Arc<Config>,
@@ -171,7 +175,7 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
     }
     if errors.is_empty() {
         // Hot path: every effect and the `done` mark in one commit.
-        match ctx.store.apply_event(event_id, &actions).await {
+        match ctx.applier.apply(event_id, actions.clone()).await {
             Ok(evs) => {
                 ctx.bus.publish(&evs).await;
                 return Ok(Outcome::Done);

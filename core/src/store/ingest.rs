@@ -40,17 +40,37 @@ impl Store {
                 }
             }
             match result {
-                Ok(()) => sqlx::query(
-                    "UPDATE inbound_events SET status = 'done', processed_at = $2, updated_at = $2, last_error = NULL WHERE id = $1 AND status = 'pending'",
-                )
-                .bind(event_id)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await
-                .map(|_| events)
-                .map_err(StoreError::from),
+                Ok(()) => mark_done_in(&mut tx, event_id).await.map(|_| events),
                 Err(e) => Err(e),
             }
+        })
+    }
+
+    /// Group commit for workers: several events' actions and `done` marks in
+    /// one transaction. All or nothing; on error the caller falls back to
+    /// `apply_event` per event, which isolates the culprit.
+    pub async fn apply_events(
+        &self,
+        batch: &[(String, Vec<Action>)],
+    ) -> StoreResult<Vec<Vec<DomainEvent>>> {
+        with_write_retry!(self, |tx| {
+            let mut all = Vec::with_capacity(batch.len());
+            let mut result = Ok(());
+            'events: for (event_id, actions) in batch {
+                let mut events = Vec::new();
+                for a in actions {
+                    result = apply_action_in(&mut tx, a, &mut events).await;
+                    if result.is_err() {
+                        break 'events;
+                    }
+                }
+                result = mark_done_in(&mut tx, event_id).await;
+                if result.is_err() {
+                    break;
+                }
+                all.push(events);
+            }
+            result.map(|_| all)
         })
     }
 
@@ -174,6 +194,17 @@ impl Store {
         ev.pipeline_id = Some(pipeline_id);
         Ok(vec![ev])
     }
+}
+
+async fn mark_done_in(conn: &mut AnyConnection, event_id: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE inbound_events SET status = 'done', processed_at = $2, updated_at = $2, last_error = NULL WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(event_id)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn apply_action_in(
