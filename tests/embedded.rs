@@ -701,15 +701,23 @@ async fn metrics_need_a_token_and_count_outcomes_and_sigterm_exits_cleanly() {
         v["items"].as_array().unwrap().len() == 1
     })
     .await;
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", crm.base))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The job's counters move just after its commit: poll briefly.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = reqwest::Client::new()
+            .get(format!("{}/metrics", crm.base))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("crm_jobs_total{outcome=\"done\"} 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
         text.contains("crm_intake_total{outcome=\"pending\"} 1"),
         "{text}"
