@@ -43,6 +43,9 @@ pub struct BenchArgs {
     pub redis_url: Option<String>,
     #[arg(long, env = "CRM_BENCH_AMQP_URL")]
     pub amqp_url: Option<String>,
+    /// Skip the embedded measurements (scale-out only).
+    #[arg(long)]
+    pub scale_out_only: bool,
 }
 
 const SECRET: &str = "bench_secret";
@@ -260,7 +263,7 @@ async fn drain(
     n: u64,
     concurrency: usize,
     workers: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Load)> {
     let (api, base) = spawn("api", env)?;
     wait_healthy(&base).await?;
     let l = load(
@@ -280,17 +283,19 @@ async fn drain(
     for _ in 0..workers {
         procs.push(spawn("worker", env)?.0);
     }
+    // As in production: the sweeper re-pushes anything whose push was lost.
+    procs.push(spawn("scheduler", env)?.0);
     loop {
         let left = pending(db).await?;
         if left == 0 {
             break;
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        if started.elapsed() > Duration::from_secs(180) {
             bail!("drain did not finish: {left} left");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(backlog as f64 / started.elapsed().as_secs_f64())
+    Ok((backlog as f64 / started.elapsed().as_secs_f64(), l))
 }
 
 /// Fixed-rate webhooks; latency from send to the `message.received` event
@@ -391,6 +396,14 @@ fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+struct Printer;
+
+impl Printer {
+    fn push(&mut self, v: Value) {
+        println!("{v}");
+    }
+}
+
 fn report(name: &str, l: &Load, base: &Load) -> Value {
     json!({"name": name, "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99, "ok": l.ok,
            "ratio_vs_baseline": (l.rps / base.rps * 1000.0).round() / 1000.0})
@@ -399,7 +412,8 @@ fn report(name: &str, l: &Load, base: &Load) -> Value {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_core::util::new_id()));
     std::fs::create_dir_all(&dir)?;
-    let mut results = Vec::new();
+    // Printed as measured, so a later failure keeps what was already found.
+    let mut results = Printer;
     eprintln!(
         "bench: {} requests at concurrency {}",
         args.requests, args.concurrency
@@ -409,49 +423,61 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let bare = bare_axum().await?;
     let bare_l = load(&bare, wa_bodies(1, args.requests), args.concurrency, true).await?;
     results.push(json!({"name": "baseline bare axum", "requests_per_s": bare_l.rps.round(), "p50_ms": bare_l.p50, "p99_ms": bare_l.p99}));
-    let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
-    let raw = raw_insert_server(&raw_url).await?;
-    let raw_l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
-    results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": raw_l.rps.round(), "p50_ms": raw_l.p50, "p99_ms": raw_l.p99}));
+    if !args.scale_out_only {
+        let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
+        let raw = raw_insert_server(&raw_url).await?;
+        let raw_l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
+        results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": raw_l.rps.round(), "p50_ms": raw_l.p50, "p99_ms": raw_l.p99}));
 
-    let emb_dir = dir.join("embedded");
-    let emb_env = vec![("CRM_DATA_DIR".to_string(), emb_dir.display().to_string())];
-    {
-        let (_serve, base) = spawn("serve", &emb_env)?;
-        wait_healthy(&base).await?;
-        let l = load(
-            &format!("{base}/webhooks/meta"),
-            wa_bodies(3, args.requests),
+        let emb_dir = dir.join("embedded");
+        let emb_env = vec![("CRM_DATA_DIR".to_string(), emb_dir.display().to_string())];
+        {
+            let (_serve, base) = spawn("serve", &emb_env)?;
+            wait_healthy(&base).await?;
+            let l = load(
+                &format!("{base}/webhooks/meta"),
+                wa_bodies(3, args.requests),
+                args.concurrency,
+                true,
+            )
+            .await?;
+            results.push(report("embedded intake vs bare axum", &l, &bare_l));
+            results.push(report("embedded intake vs raw SQLite inserts", &l, &raw_l));
+        }
+        // Drain from a backlog, then end-to-end latency at a fixed rate.
+        let drain_dir = dir.join("drain");
+        let drain_env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
+        let drain_db = format!("sqlite://{}/crm.db", drain_dir.display());
+        let (rate, api_only) = drain(
+            &drain_env,
+            &drain_db,
+            args.drain_events,
             args.concurrency,
-            true,
+            1,
         )
         .await?;
-        results.push(report("embedded intake vs bare axum", &l, &bare_l));
-        results.push(report("embedded intake vs raw SQLite inserts", &l, &raw_l));
-    }
-    // Drain from a backlog, then end-to-end latency at a fixed rate.
-    let drain_dir = dir.join("drain");
-    let drain_env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
-    let drain_db = format!("sqlite://{}/crm.db", drain_dir.display());
-    let rate = drain(
-        &drain_env,
-        &drain_db,
-        args.drain_events,
-        args.concurrency,
-        1,
-    )
-    .await?;
-    results.push(json!({"name": "embedded drain (1 worker process)", "events_per_s": rate.round(), "target": 2000}));
-    {
-        let e2e_dir = dir.join("e2e");
-        let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
-        let token = token_for(&env)?;
-        let (_serve, base) = spawn("serve", &env)?;
-        wait_healthy(&base).await?;
-        let (p50, p99, seen, ok) =
-            end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
-        results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
+        results.push(report(
+            "embedded intake, api role alone (no workers) vs bare axum",
+            &api_only,
+            &bare_l,
+        ));
+        results.push(report(
+            "embedded intake, api role alone (no workers) vs raw SQLite inserts",
+            &api_only,
+            &raw_l,
+        ));
+        results.push(json!({"name": "embedded drain (1 worker process)", "events_per_s": rate.round(), "target": 2000}));
+        {
+            let e2e_dir = dir.join("e2e");
+            let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
+            let token = token_for(&env)?;
+            let (_serve, base) = spawn("serve", &env)?;
+            wait_healthy(&base).await?;
+            let (p50, p99, seen, ok) =
+                end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
+            results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
                             "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}));
+        }
     }
 
     // Scale-out, when the services are given.
@@ -484,13 +510,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             &raw_pg,
         ));
         _api.terminate();
-        let rate = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
+        let (rate, _) = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
         results.push(
             json!({"name": "scale-out drain (2 worker processes)", "events_per_s": rate.round()}),
         );
-    }
-    for r in &results {
-        println!("{r}");
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

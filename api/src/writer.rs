@@ -42,19 +42,21 @@ impl IntakeWriter {
                 }
                 let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let results = write_batch(&store, &events, grace_ms).await;
-                let mut to_push = Vec::new();
+                let to_push: Vec<String> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .filter(|ins| ins.created && ins.status == "pending")
+                    .map(|ins| ins.id.clone())
+                    .collect();
+                metrics.observe_ms("crm_intake_batch_rows", events.len() as f64);
+                // Answer first: the rows are committed, which is what a 2xx
+                // promises; pushing first would put the queue's write lock on
+                // every request's path. A push that fails (or a crash before
+                // it) leaves rows the sweeper pushes after the grace period.
                 for (res, reply) in results.into_iter().zip(replies) {
-                    if let Ok(ins) = &res
-                        && ins.created
-                        && ins.status == "pending"
-                    {
-                        to_push.push(ins.id.clone());
-                    }
                     let _ = reply.send(res);
                 }
-                metrics.observe_ms("crm_intake_batch_rows", events.len() as f64);
                 if let Err(e) = queue.push_ingest(&to_push).await {
-                    // Committed rows are the outbox: the sweeper pushes them later.
                     tracing::warn!(error = %e, count = to_push.len(), "job push failed; sweeper will retry");
                 }
             }

@@ -64,8 +64,10 @@ impl JobQueue {
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10));
+                // One connection: apalis' own writes queue in-process instead
+                // of racing the store's writer through SQLite's busy handler.
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(1)
                     .connect_with(opts)
                     .await
                     .map_err(|e| QueueError::Connect {
@@ -139,6 +141,38 @@ impl JobQueue {
         }
     }
 
+    /// apalis-redis parks every pushed job in its scheduled set, and its fetch
+    /// script moves *all* due ones to the active list with one Lua `unpack`,
+    /// which fails beyond a few thousand ids: a backlog (workers down while
+    /// webhooks keep arriving) would kill every worker. Promoting due jobs
+    /// ourselves, a bounded chunk at a time, keeps that set small. Returns how
+    /// many moved; a no-op on SQLite.
+    pub async fn promote_due(&self, chunk: usize) -> Result<usize, QueueError> {
+        let JobQueue::Redis(s) = self else {
+            return Ok(0);
+        };
+        let cfg = s.get_config();
+        let (scheduled, active, signal) = (
+            cfg.scheduled_jobs_set(),
+            cfg.active_jobs_list(),
+            cfg.signal_list(),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut conn = s.clone().get_connection().clone();
+        let moved: Result<usize, _> = redis::Script::new(PROMOTE_DUE)
+            .key(scheduled)
+            .key(active)
+            .key(signal)
+            .arg(now)
+            .arg(chunk)
+            .invoke_async(&mut conn)
+            .await;
+        moved.map_err(|e| QueueError::Backend(e.to_string()))
+    }
+
     /// Readiness: can we reach the queue's engine?
     pub async fn ping(&self) -> Result<(), QueueError> {
         match self {
@@ -180,6 +214,17 @@ impl JobQueue {
         }
     }
 }
+
+const PROMOTE_DUE: &str = r"
+local ids = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then
+    redis.call('rpush', KEYS[2], unpack(ids))
+    redis.call('zrem', KEYS[1], unpack(ids))
+    redis.call('del', KEYS[3])
+    redis.call('lpush', KEYS[3], 1)
+end
+return #ids
+";
 
 async fn redis_ping(conn: &mut RedisConn) -> Result<(), QueueError> {
     let pong: Result<String, _> = redis::cmd("PING").query_async(conn).await;

@@ -36,6 +36,7 @@ pub struct Scheduler {
 const LEASE: &str = "scheduler";
 const LEASE_TTL_MS: i64 = 15_000;
 const SWEEP_BATCH: i64 = 1000;
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 impl Scheduler {
     pub fn new(store: Store, queue: JobQueue, config: Arc<Config>) -> Self {
@@ -60,25 +61,27 @@ impl Scheduler {
     where
         F: std::future::Future<Output = ()> + Send,
     {
-        let sweep = CronScheduler::new(Self::schedule("*/2 * * * * *")?).into_stream();
-        let backfill =
-            CronScheduler::new(Self::schedule(&self.config.backfill_cron)?).into_stream();
-        let mut sweep = Box::pin(sweep);
-        let mut backfill = Box::pin(backfill);
+        // The sweeper is an interval, not a cron line: a sweep that outlasts
+        // its period must delay the next one, not make a cron stream report
+        // the missed tick as an error forever. Its first tick fires at once,
+        // so a restart after a crash recovers right away.
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let backfill_schedule = Self::schedule(&self.config.backfill_cron)?;
+        let mut backfill = Box::pin(CronScheduler::new(backfill_schedule.clone()).into_stream());
         tokio::pin!(shutdown);
-        // A first sweep right away: a restart after a crash recovers at once.
-        self.sweep_if_leader().await;
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                tick = sweep.next() => match tick {
-                    Some(Ok(_)) => self.sweep_if_leader().await,
-                    Some(Err(e)) => tracing::warn!(error = %e, "sweeper tick failed"),
-                    None => break,
-                },
+                _ = sweep.tick() => self.sweep_if_leader().await,
                 tick = backfill.next() => match tick {
                     Some(Ok(t)) => self.backfill_if_leader(t.get_timestamp()).await,
-                    Some(Err(e)) => tracing::warn!(error = %e, "backfill tick failed"),
+                    Some(Err(e)) => {
+                        // A tick missed while busy: the stream keeps reporting
+                        // it, so start a fresh stream from now.
+                        tracing::warn!(error = %e, "backfill tick missed; rescheduling");
+                        backfill = Box::pin(CronScheduler::new(backfill_schedule.clone()).into_stream());
+                    }
                     None => break,
                 },
             }

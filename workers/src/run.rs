@@ -22,8 +22,12 @@ async fn handle_ingest(job: IngestJob, ctx: Data<Arc<WorkerCtx>>) -> Result<(), 
     }
 }
 
+/// Jobs moved from apalis-redis' scheduled set per step; well under Lua's
+/// `unpack` limit.
+const PROMOTE_CHUNK: usize = 1000;
+
 /// apalis workers per process (see `run_ingest_workers`).
-const LANES: usize = 4;
+const LANES: usize = 1;
 
 fn worker_name(n: usize) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
@@ -47,11 +51,31 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let poll = Duration::from_millis(5);
+    // Keep apalis-redis' scheduled set small (see `JobQueue::promote_due`):
+    // drain a backlog before the workers fetch, then keep up with arrivals.
+    while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
+    if matches!(queue, JobQueue::Redis(_)) {
+        let q = queue.clone();
+        tokio::spawn(async move {
+            loop {
+                match q.promote_due(PROMOTE_CHUNK).await {
+                    Ok(n) if n == PROMOTE_CHUNK => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
     let signal = async move {
         shutdown.await;
         Ok(())
     };
-    let mut monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
+    let mut monitor = Monitor::new()
+        .shutdown_timeout(Duration::from_secs(30))
+        // A worker whose backend failed (a lost connection) comes back; its
+        // unfinished events are still pending and get swept anyway.
+        .should_restart(|_, _| true);
     // Several apalis workers per process: each fetches and acknowledges on
     // its own, so queue bookkeeping overlaps instead of queueing behind one
     // loop; the applier still group-commits all of their effects.
