@@ -13,11 +13,11 @@ async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
     let db = format!("sqlite://{}/crm.db", dir.display());
     let mut crm = Crm::start("serve", &env);
     let base = crm.base.clone();
-    let bodies: Vec<Vec<u8>> = (0..600).map(|i| wa_body(1, i)).collect();
+    let bodies: Vec<Vec<u8>> = (0..5000).map(|i| wa_body(1, i)).collect();
     let sent = bodies.clone();
     let flooder = tokio::spawn(async move { flood(&base, sent, 24).await });
     // Let part of the flood land and part of it be processed, then pull the plug.
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     crm.kill9();
     let acked = flooder.await.unwrap();
     assert!(
@@ -27,7 +27,7 @@ async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
     // Restart on the same data: the sweeper and workers finish the job.
     let crm = Crm::start("serve", &env);
     let n = acked.len() as i64;
-    let c = wait_counts(&db, 90, |c| c["pending"] == 0 && c["customers"] >= n).await;
+    let c = wait_counts(&db, 120, |c| c["pending"] == 0 && c["customers"] >= n).await;
     // Every event that was stored (acked or not) made exactly one customer and one message.
     assert_eq!(c["customers"], c["inbound_events"], "{c:?}");
     assert_eq!(c["messages"], c["customers"], "{c:?}");
