@@ -703,7 +703,7 @@ async fn metrics_need_a_token_and_count_outcomes_and_sigterm_exits_cleanly() {
     .await;
     // The job's counters move just after its commit: poll briefly.
     let mut text = String::new();
-    for _ in 0..50 {
+    for _ in 0..200 {
         text = reqwest::Client::new()
             .get(format!("{}/metrics", crm.base))
             .bearer_auth(&api.token)
@@ -713,7 +713,7 @@ async fn metrics_need_a_token_and_count_outcomes_and_sigterm_exits_cleanly() {
             .text()
             .await
             .unwrap();
-        if text.contains("crm_jobs_total{outcome=\"done\"} 1") {
+        if metric(&text, "crm_jobs_total{outcome=\"done\"}") >= 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -722,11 +722,22 @@ async fn metrics_need_a_token_and_count_outcomes_and_sigterm_exits_cleanly() {
         text.contains("crm_intake_total{outcome=\"pending\"} 1"),
         "{text}"
     );
+    // Under load the sweeper (2 s grace here) may push a slow event's job a
+    // second time; both runs count, the effect stays single (one customer).
     assert!(
-        text.contains("crm_jobs_total{outcome=\"done\"} 1"),
+        metric(&text, "crm_jobs_total{outcome=\"done\"}") >= 1,
         "{text}"
     );
-    assert!(text.contains("crm_job_seconds_count 1"), "{text}");
+    assert!(metric(&text, "crm_job_seconds_count") >= 1, "{text}");
+    let (_, all) = api.get("/api/v1/customers").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
     assert!(text.contains("crm_queue_depth"), "{text}");
     assert_eq!(crm.terminate(), Some(0), "SIGTERM: drain and exit 0");
+}
+
+/// The value of one Prometheus sample line (0 when absent).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0)
 }

@@ -32,14 +32,11 @@ impl IntakeWriter {
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(NewInboundEvent, Reply)>(8192);
         let task = tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
-                    }
-                }
+            // Whatever queued up while the last batch was being written
+            // becomes the next batch; 0 means every sender is gone.
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let batch = std::mem::take(&mut batch);
                 let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let results = write_batch(&store, &events, grace_ms).await;
                 let to_push: Vec<String> = results

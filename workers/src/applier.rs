@@ -20,14 +20,11 @@ impl EventApplier {
     pub fn spawn(store: Store) -> Self {
         let (tx, mut rx) = mpsc::channel::<(String, Vec<Action>, Reply)>(1024);
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
-                    }
-                }
+            // Whatever queued up while the last batch was being written
+            // becomes the next batch; 0 means every sender is gone.
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let batch = std::mem::take(&mut batch);
                 let (work, replies): (Vec<(String, Vec<Action>)>, Vec<Reply>) =
                     batch.into_iter().map(|(id, a, r)| ((id, a), r)).unzip();
                 match store.apply_events(&work).await {
