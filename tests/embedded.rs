@@ -593,7 +593,7 @@ async fn dead_events_retry_by_api_and_backfill_recovers_missed_leads() {
     let mut env = embedded_env(&dir);
     env.insert("CRM_GRAPH_BASE_URL".into(), format!("http://{graph}"));
     env.insert("CRM_META_ACCESS_TOKEN".into(), "EAAtest".into());
-    env.insert("CRM_MAX_ATTEMPTS".into(), "1".into());
+    // Default attempt budget (8): a permanent Graph error must go dead at once anyway.
     env.insert("CRM_META_LEAD_FORMS".into(), "892736451028374".into());
     env.insert("CRM_BACKFILL_CRON".into(), "*/2 * * * * *".into());
     let token = Crm::token(&env);
@@ -633,6 +633,10 @@ async fn dead_events_retry_by_api_and_backfill_recovers_missed_leads() {
             .unwrap()
             .contains("1187654321000111"),
         "{ev}"
+    );
+    assert_eq!(
+        ev["attempts"], 1,
+        "Meta's permanent error is not retried: {ev}"
     );
     let id = ev["id"].as_str().unwrap().to_string();
     // Agents see customers but do not operate intake.

@@ -101,6 +101,8 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
     }
     let region = ctx.config.default_region.as_str();
     let mut errors: Vec<String> = Vec::new();
+    // Set when an item failed in a way no retry can fix (Meta said so).
+    let mut permanent = false;
     let mut actions: Vec<Action> = Vec::new();
     match ev.source.as_str() {
         "intake" => match serde_json::from_slice::<IntakeLead>(&ev.body) {
@@ -135,7 +137,10 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
             for item in &hook.items {
                 match item_actions(ctx, item, &ev.id, ev.received_at).await {
                     Ok(a) => actions.extend(a),
-                    Err(e) => errors.push(e),
+                    Err(e) => {
+                        permanent |= e.permanent;
+                        errors.push(e.message);
+                    }
                 }
             }
         }
@@ -197,7 +202,7 @@ async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, Proce
     }
     ctx.bus.publish(&events).await;
     if !errors.is_empty() {
-        return record_failure(ctx, event_id, &errors.join("; "), false).await;
+        return record_failure(ctx, event_id, &errors.join("; "), permanent).await;
     }
     ctx.store.mark_event_done(event_id, "done").await?;
     Ok(Outcome::Done)
@@ -280,6 +285,15 @@ async fn backfill_form(
     Ok((leads.len(), events))
 }
 
+/// Why an item could not become actions.
+struct ItemError {
+    message: String,
+    /// Meta answered with an error it documents as final (bad id, missing
+    /// permission): retrying cannot help, so the event goes to `dead` at once
+    /// for a person to fix and retry through the API.
+    permanent: bool,
+}
+
 /// The actions one parsed webhook item asks for (a Lead Ads item fetches its
 /// lead from the Graph API first). Empty = nothing for us to do.
 async fn item_actions(
@@ -287,7 +301,7 @@ async fn item_actions(
     item: &InboundItem,
     event_id: &str,
     received_at: i64,
-) -> Result<Vec<Action>, String> {
+) -> Result<Vec<Action>, ItemError> {
     let region = ctx.config.default_region.as_str();
     Ok(match item {
         InboundItem::WhatsAppMessage(m) => {
@@ -301,12 +315,18 @@ async fn item_actions(
             .collect(),
         InboundItem::Leadgen(change) => {
             let Some(graph) = &ctx.graph else {
-                return Err("leadgen received but CRM_META_ACCESS_TOKEN is not configured".into());
+                return Err(ItemError {
+                    message: "leadgen received but CRM_META_ACCESS_TOKEN is not configured".into(),
+                    permanent: false,
+                });
             };
             let lead = graph
                 .fetch_lead(&change.leadgen_id)
                 .await
-                .map_err(|e| format!("fetch lead {}: {e}", change.leadgen_id))?;
+                .map_err(|e| ItemError {
+                    message: format!("fetch lead {}: {e}", change.leadgen_id),
+                    permanent: !e.is_transient(),
+                })?;
             vec![Action::Lead(lead_from_graph(
                 &lead,
                 change.page_id.as_deref(),
