@@ -273,7 +273,7 @@ async fn drain(
         true,
     )
     .await?;
-    drop(api);
+    api.terminate();
     let backlog = pending(db).await?;
     if backlog < l.ok as i64 {
         bail!("backlog {backlog} smaller than accepted {}", l.ok);

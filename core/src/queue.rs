@@ -173,6 +173,24 @@ impl JobQueue {
         moved.map_err(|e| QueueError::Backend(e.to_string()))
     }
 
+    /// Deletes finished job rows from apalis-sqlite's `Jobs` table. Its ack
+    /// statement joins the whole table against each batch, so it slows down
+    /// as done rows pile up (measured: ~1 s per 240 acks at 10k rows); the
+    /// outcome of every event lives in `inbound_events`, not here.
+    pub async fn vacuum_done(&self) -> Result<u64, QueueError> {
+        let JobQueue::Sqlite(s) = self else {
+            return Ok(0);
+        };
+        sqlx::query(
+            "DELETE FROM Jobs WHERE job_type = ?1 AND status IN ('Done', 'Killed') AND done_at < strftime('%s', 'now') - 5",
+        )
+        .bind(INGEST_QUEUE)
+        .execute(s.pool())
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| QueueError::Backend(e.to_string()))
+    }
+
     /// Readiness: can we reach the queue's engine?
     pub async fn ping(&self) -> Result<(), QueueError> {
         match self {

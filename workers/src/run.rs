@@ -54,19 +54,25 @@ where
     // Keep apalis-redis' scheduled set small (see `JobQueue::promote_due`):
     // drain a backlog before the workers fetch, then keep up with arrivals.
     while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
-    if matches!(queue, JobQueue::Redis(_)) {
-        let q = queue.clone();
-        tokio::spawn(async move {
-            loop {
-                match q.promote_due(PROMOTE_CHUNK).await {
-                    Ok(n) if n == PROMOTE_CHUNK => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    let q = queue.clone();
+    tokio::spawn(async move {
+        let mut since_vacuum = Duration::ZERO;
+        loop {
+            match q.promote_due(PROMOTE_CHUNK).await {
+                Ok(n) if n == PROMOTE_CHUNK => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
             }
-        });
-    }
+            if since_vacuum >= Duration::from_secs(2) {
+                since_vacuum = Duration::ZERO;
+                if let Err(e) = q.vacuum_done().await {
+                    tracing::warn!(error = %e, "vacuuming finished jobs failed");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            since_vacuum += Duration::from_millis(50);
+        }
+    });
     let signal = async move {
         shutdown.await;
         Ok(())
