@@ -26,9 +26,6 @@ async fn handle_ingest(job: IngestJob, ctx: Data<Arc<WorkerCtx>>) -> Result<(), 
 /// `unpack` limit.
 const PROMOTE_CHUNK: usize = 1000;
 
-/// apalis workers per process (see `run_ingest_workers`).
-const LANES: usize = 1;
-
 fn worker_name(n: usize) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     // Unique per process and start: apalis refuses a name seen alive recently.
@@ -77,47 +74,36 @@ where
         shutdown.await;
         Ok(())
     };
-    let mut monitor = Monitor::new()
+    let monitor = Monitor::new()
         .shutdown_timeout(Duration::from_secs(30))
         // A worker whose backend failed (a lost connection) comes back; its
         // unfinished events are still pending and get swept anyway.
         .should_restart(|_, _| true);
-    // Several apalis workers per process: each fetches and acknowledges on
-    // its own, so queue bookkeeping overlaps instead of queueing behind one
-    // loop; the applier still group-commits all of their effects.
-    // Measured (bench/README.md): lanes pay on apalis-sqlite, whose fetch and
-    // ack writes are the bottleneck; on Redis one lane group-commits bigger
-    // batches and drains faster.
-    let lanes = match queue {
-        JobQueue::Sqlite(_) => LANES.min(concurrency.max(1)),
-        JobQueue::Redis(_) => 1,
+    // One apalis worker per process: extra workers ("lanes") were measured and
+    // only multiplied apalis' fetch/ack writes on the contended SQLite lock,
+    // and on Redis one worker group-commits bigger batches.
+    let monitor = match queue {
+        JobQueue::Sqlite(storage) => {
+            let backend = storage.poll_with_interval(poll);
+            monitor.register(move |n| {
+                WorkerBuilder::new(worker_name(n))
+                    .backend(backend.clone())
+                    .concurrency(concurrency)
+                    .data(ctx.clone())
+                    .build(handle_ingest)
+            })
+        }
+        JobQueue::Redis(storage) => {
+            let backend = storage.poll_with_interval(poll);
+            monitor.register(move |n| {
+                WorkerBuilder::new(worker_name(n))
+                    .backend(backend.clone())
+                    .concurrency(concurrency)
+                    .data(ctx.clone())
+                    .build(handle_ingest)
+            })
+        }
     };
-    let per_lane = concurrency.div_ceil(lanes).max(1);
-    for lane in 0..lanes {
-        let ctx = ctx.clone();
-        monitor = match &queue {
-            JobQueue::Sqlite(storage) => {
-                let backend = storage.clone().poll_with_interval(poll);
-                monitor.register(move |n| {
-                    WorkerBuilder::new(worker_name(lane * 1000 + n))
-                        .backend(backend.clone())
-                        .concurrency(per_lane)
-                        .data(ctx.clone())
-                        .build(handle_ingest)
-                })
-            }
-            JobQueue::Redis(storage) => {
-                let backend = storage.clone().poll_with_interval(poll);
-                monitor.register(move |n| {
-                    WorkerBuilder::new(worker_name(lane * 1000 + n))
-                        .backend(backend.clone())
-                        .concurrency(per_lane)
-                        .data(ctx.clone())
-                        .build(handle_ingest)
-                })
-            }
-        };
-    }
     monitor.run_with_signal(signal).await?;
     Ok(())
 }
