@@ -188,11 +188,10 @@ pub fn embedded_env(dir: &std::path::Path) -> HashMap<String, String> {
     env
 }
 
+/// Signs like Meta: the connectors' own signer (its output is pinned to
+/// meta.md's test vectors in connectors/tests/signature.rs).
 pub fn sign(body: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    crm_connectors::signature::sign_meta_body(APP_SECRET.as_bytes(), body)
 }
 
 pub struct Api {
