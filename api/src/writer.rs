@@ -31,6 +31,20 @@ impl IntakeWriter {
         metrics: Arc<Metrics>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(NewInboundEvent, Reply)>(8192);
+        // Pushing jobs runs beside the next batch's write (the queue is
+        // another file or another engine), not after it.
+        let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Vec<String>>();
+        let pusher = tokio::spawn(async move {
+            let mut ids: Vec<Vec<String>> = Vec::new();
+            while push_rx.recv_many(&mut ids, 64).await > 0 {
+                let batch: Vec<String> = ids.drain(..).flatten().collect();
+                // A push that fails (or a crash before it) leaves rows the
+                // sweeper pushes after the grace period.
+                if let Err(e) = queue.push_ingest(&batch).await {
+                    tracing::warn!(error = %e, count = batch.len(), "job push failed; sweeper will retry");
+                }
+            }
+        });
         let task = tokio::spawn(async move {
             // Whatever queued up while the last batch was being written
             // becomes the next batch; 0 means every sender is gone.
@@ -47,16 +61,16 @@ impl IntakeWriter {
                     .collect();
                 metrics.observe_ms("crm_intake_batch_rows", events.len() as f64);
                 // Answer first: the rows are committed, which is what a 2xx
-                // promises; pushing first would put the queue's write lock on
-                // every request's path. A push that fails (or a crash before
-                // it) leaves rows the sweeper pushes after the grace period.
+                // promises; the push is only the wake-up.
                 for (res, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(res);
                 }
-                if let Err(e) = queue.push_ingest(&to_push).await {
-                    tracing::warn!(error = %e, count = to_push.len(), "job push failed; sweeper will retry");
+                if !to_push.is_empty() {
+                    let _ = push_tx.send(to_push);
                 }
             }
+            drop(push_tx);
+            let _ = pusher.await;
         });
         (Self { tx }, task)
     }

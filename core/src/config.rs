@@ -146,7 +146,9 @@ impl Config {
                     ),
                 });
             }
-            None if database_url.starts_with("sqlite:") => QueueKind::Sqlite(database_url.clone()),
+            None if database_url.starts_with("sqlite:") => {
+                QueueKind::Sqlite(jobs_url_beside(&database_url))
+            }
             None => {
                 return Err(ConfigError::Invalid {
                     key: "CRM_QUEUE_URL",
@@ -211,6 +213,23 @@ impl Config {
 
     pub fn is_embedded(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+/// The embedded job queue's file: beside the database, not inside it. Two
+/// writers on one SQLite file share one write lock and wait on each other
+/// through SQLite's sleeping busy handler; on two files they never meet. The
+/// queue only carries wake-ups (`inbound_events` is the outbox the sweeper
+/// re-pushes from), so losing this file loses no event.
+fn jobs_url_beside(database_url: &str) -> String {
+    let (path, query) = match database_url.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (database_url, None),
+    };
+    let stem = path.strip_suffix(".db").unwrap_or(path);
+    match query {
+        Some(q) => format!("{stem}-jobs.db?{q}"),
+        None => format!("{stem}-jobs.db"),
     }
 }
 
@@ -286,7 +305,15 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.bind, "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://data/crm.db");
-        assert_eq!(c.queue, QueueKind::Sqlite("sqlite://data/crm.db".into()));
+        assert_eq!(
+            c.queue,
+            QueueKind::Sqlite("sqlite://data/crm-jobs.db".into())
+        );
+        let c = cfg(&[("CRM_DATABASE_URL", "sqlite:///tmp/x/store?mode=rwc")]).unwrap();
+        assert_eq!(
+            c.queue,
+            QueueKind::Sqlite("sqlite:///tmp/x/store-jobs.db?mode=rwc".into())
+        );
         assert!(c.bus_url.is_none());
         assert_eq!(c.default_region, "TR");
         assert!(c.is_embedded());

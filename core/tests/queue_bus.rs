@@ -10,7 +10,7 @@ use apalis::prelude::{BackendExt, Data, Monitor, WorkerBuilder, WorkerBuilderExt
 use crm_core::bus::EventBus;
 use crm_core::config::QueueKind;
 use crm_core::model::DomainEvent;
-use crm_core::queue::{IngestJob, JobQueue};
+use crm_core::queue::{EVENTS_PER_JOB, IngestJob, JobQueue};
 use serde_json::json;
 
 fn required() -> bool {
@@ -30,17 +30,19 @@ fn reachable(name: &str, addr: &str) -> bool {
 type Seen = Arc<Mutex<Vec<String>>>;
 
 async fn collect(job: IngestJob, seen: Data<Seen>) -> Result<(), apalis::prelude::BoxDynError> {
-    seen.lock().unwrap().push(job.event_id);
+    seen.lock().unwrap().extend(job.event_ids);
     Ok(())
 }
 
-/// Pushes three jobs, checks depth, consumes them with a real apalis worker.
+/// Pushes events for three jobs (a full one, a partial one, a lone event),
+/// checks depth, consumes them with a real apalis worker.
 async fn push_and_consume(queue: JobQueue) {
     queue.ping().await.unwrap();
-    let ids: Vec<String> = (0..3)
+    let ids: Vec<String> = (0..EVENTS_PER_JOB + 3)
         .map(|i| format!("ev-{i}-{}", crm_core::util::new_id()))
         .collect();
     queue.push_ingest(&ids).await.unwrap();
+    queue.push_ingest(&ids[..1]).await.unwrap();
     queue.push_ingest(&[]).await.unwrap();
     assert!(queue.depth().await.unwrap() >= 3);
     let seen: Seen = Arc::default();

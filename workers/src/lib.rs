@@ -18,7 +18,7 @@ use crm_core::bus::EventBus;
 use crm_core::intake::IntakeLead;
 use crm_core::metrics::Metrics;
 use crm_core::model::{Action, DomainEvent};
-use crm_core::store::{Store, StoreError};
+use crm_core::store::{InboundEventRow, Store, StoreError};
 
 pub use applier::EventApplier;
 pub use map::{lead_from_graph, message_from_social, message_from_whatsapp, status_from_whatsapp};
@@ -62,9 +62,29 @@ pub enum Outcome {
 /// leaves a timed-out job `Running`, so the timeout lives here).
 const JOB_DEADLINE: Duration = Duration::from_secs(120);
 
-pub async fn process_event(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, ProcessError> {
+/// Processes the events of one job: read together, each then handled on its
+/// own (concurrently, so the applier commits them in one transaction), each
+/// outcome recorded on its event. Ids no longer pending are skipped.
+pub async fn process_events(
+    ctx: &WorkerCtx,
+    event_ids: &[String],
+) -> Result<Vec<Outcome>, ProcessError> {
+    let rows = ctx.store.inbound_events(event_ids).await?;
+    let skipped = event_ids.len().saturating_sub(rows.len());
+    for _ in 0..skipped {
+        ctx.metrics.inc("crm_jobs_total", "skipped");
+    }
+    let mut outcomes = vec![Outcome::Skipped; skipped];
+    for r in futures::future::join_all(rows.iter().map(|ev| process_event(ctx, ev))).await {
+        outcomes.push(r?);
+    }
+    Ok(outcomes)
+}
+
+pub async fn process_event(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome, ProcessError> {
     let started = Instant::now();
-    let outcome = match tokio::time::timeout(JOB_DEADLINE, process_inner(ctx, event_id)).await {
+    let event_id = ev.id.as_str();
+    let outcome = match tokio::time::timeout(JOB_DEADLINE, process_inner(ctx, ev)).await {
         Ok(r) => r?,
         Err(_) => {
             let status = ctx
@@ -90,12 +110,8 @@ pub async fn process_event(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, P
     Ok(outcome)
 }
 
-async fn process_inner(ctx: &WorkerCtx, event_id: &str) -> Result<Outcome, ProcessError> {
-    let ev = match ctx.store.inbound_event(event_id).await {
-        Ok(ev) => ev,
-        Err(StoreError::NotFound) => return Ok(Outcome::Skipped),
-        Err(e) => return Err(e.into()),
-    };
+async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome, ProcessError> {
+    let event_id = ev.id.as_str();
     if ev.status != "pending" {
         return Ok(Outcome::Skipped);
     }

@@ -6,17 +6,17 @@ use std::time::Duration;
 use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
 use crm_core::queue::{IngestJob, JobQueue};
 
-use crate::{WorkerCtx, process_event};
+use crate::{WorkerCtx, process_events};
 
 /// The apalis handler: always succeeds unless the database itself is
-/// unreachable. Business failures are recorded on the event (with backoff)
+/// unreachable. Business failures are recorded on each event (with backoff)
 /// by `process_event`, so apalis never runs its own hot retry loop.
 async fn handle_ingest(job: IngestJob, ctx: Data<Arc<WorkerCtx>>) -> Result<(), BoxDynError> {
-    match process_event(&ctx, &job.event_id).await {
+    match process_events(&ctx, &job.event_ids).await {
         Ok(_) => Ok(()),
         Err(e) => {
-            // The event stays pending; the sweeper pushes it again later.
-            tracing::error!(event_id = %job.event_id, error = %e, "ingest job could not record its outcome");
+            // Unrecorded events stay pending; the sweeper pushes them again.
+            tracing::error!(events = job.event_ids.len(), error = %e, "ingest job could not record its outcome");
             Err(Box::new(e))
         }
     }
@@ -53,21 +53,16 @@ where
     while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
     let q = queue.clone();
     tokio::spawn(async move {
-        let mut since_vacuum = Duration::ZERO;
         loop {
             match q.promote_due(PROMOTE_CHUNK).await {
                 Ok(n) if n == PROMOTE_CHUNK => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
             }
-            if since_vacuum >= Duration::from_secs(2) {
-                since_vacuum = Duration::ZERO;
-                if let Err(e) = q.vacuum_done().await {
-                    tracing::warn!(error = %e, "vacuuming finished jobs failed");
-                }
+            if let Err(e) = q.vacuum_done().await {
+                tracing::warn!(error = %e, "vacuuming finished jobs failed");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            since_vacuum += Duration::from_millis(50);
         }
     });
     let signal = async move {

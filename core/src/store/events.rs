@@ -1,8 +1,10 @@
 //! `inbound_events`: the raw webhook / intake bodies, committed before we answer.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::Row;
 
-use super::{Store, StoreError, StoreResult};
+use super::{INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, values_rows};
 use crate::model::InboundEventView;
 use crate::rules::{FailureOutcome, after_failure};
 use crate::util::now_ms;
@@ -40,7 +42,10 @@ pub struct InboundEventRow {
 }
 
 impl Store {
-    /// Group commit: one transaction for a batch of concurrent intake requests.
+    /// Group commit: one transaction for a batch of concurrent intake
+    /// requests, written with multi-row statements (a round trip per chunk,
+    /// not per request). A dedupe key seen before, or twice in the batch,
+    /// answers with the first row's id.
     pub async fn insert_inbound_events(
         &self,
         batch: &[NewInboundEvent],
@@ -48,62 +53,101 @@ impl Store {
     ) -> StoreResult<Vec<InboundInsert>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for ev in batch {
-            let done = sqlx::query(
+        let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let sql = format!(
                 "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
-            )
-            .bind(&ev.id)
-            .bind(&ev.source)
-            .bind(&ev.dedupe_key)
-            .bind(ev.content_type.as_deref())
-            .bind(ev.body.as_slice())
-            .bind(&ev.status)
-            .bind(now)
-            .bind(now + grace_ms)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                out.push(InboundInsert {
-                    id: ev.id.clone(),
-                    created: true,
-                    status: ev.status.clone(),
-                });
-            } else {
-                let row =
-                    sqlx::query("SELECT id, status FROM inbound_events WHERE dedupe_key = $1")
-                        .bind(&ev.dedupe_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                out.push(InboundInsert {
-                    id: row.try_get("id")?,
-                    created: false,
-                    status: row.try_get("status")?,
-                });
+                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                values_rows(3, chunk.len(), 6, "0, $1, $1, $2")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(now + grace_ms);
+            for ev in chunk {
+                q = q
+                    .bind(&ev.id)
+                    .bind(&ev.source)
+                    .bind(&ev.dedupe_key)
+                    .bind(ev.content_type.as_deref())
+                    .bind(ev.body.as_slice())
+                    .bind(&ev.status);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                created.insert(row.try_get("id")?);
+            }
+        }
+        // The originals of what was not inserted, by dedupe key.
+        let taken: Vec<&str> = batch
+            .iter()
+            .filter(|ev| !created.contains(&ev.id))
+            .map(|ev| ev.dedupe_key.as_str())
+            .collect();
+        let mut originals: HashMap<String, (String, String)> = HashMap::new();
+        for chunk in taken.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "SELECT id, status, dedupe_key FROM inbound_events WHERE dedupe_key IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for key in chunk {
+                q = q.bind(*key);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                originals.insert(
+                    row.try_get("dedupe_key")?,
+                    (row.try_get("id")?, row.try_get("status")?),
+                );
             }
         }
         tx.commit().await?;
-        Ok(out)
+        batch
+            .iter()
+            .map(|ev| {
+                if created.contains(&ev.id) {
+                    return Ok(InboundInsert {
+                        id: ev.id.clone(),
+                        created: true,
+                        status: ev.status.clone(),
+                    });
+                }
+                let (id, status) = originals.get(&ev.dedupe_key).cloned().ok_or_else(|| {
+                    StoreError::Invalid(format!("event {} neither stored nor found", ev.id))
+                })?;
+                Ok(InboundInsert {
+                    id,
+                    created: false,
+                    status,
+                })
+            })
+            .collect()
     }
 
-    pub async fn inbound_event(&self, id: &str) -> StoreResult<InboundEventRow> {
-        let row = sqlx::query(
-            "SELECT id, source, content_type, body, status, attempts, received_at FROM inbound_events WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        Ok(InboundEventRow {
-            id: row.try_get("id")?,
-            source: row.try_get("source")?,
-            content_type: row.try_get("content_type")?,
-            body: row.try_get("body")?,
-            status: row.try_get("status")?,
-            attempts: row.try_get("attempts")?,
-            received_at: row.try_get("received_at")?,
-        })
+    /// The stored events among `ids` (unknown ids are left out), in one query
+    /// per chunk.
+    pub async fn inbound_events(&self, ids: &[String]) -> StoreResult<Vec<InboundEventRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "SELECT id, source, content_type, body, status, attempts, received_at FROM inbound_events WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q.fetch_all(self.reader()).await? {
+                out.push(InboundEventRow {
+                    id: row.try_get("id")?,
+                    source: row.try_get("source")?,
+                    content_type: row.try_get("content_type")?,
+                    body: row.try_get("body")?,
+                    status: row.try_get("status")?,
+                    attempts: row.try_get("attempts")?,
+                    received_at: row.try_get("received_at")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Marks an event processed; only a pending event moves, so a second run is a no-op.

@@ -139,6 +139,35 @@ impl Store {
     }
 }
 
+/// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's
+/// 65,535 bind parameters even for wide rows.
+pub(crate) const INSERT_CHUNK: usize = 256;
+
+/// `$first, $first+1, …` for `n` parameters.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($first, …, tail), (…)`: `rows` tuples of `cols` parameters numbered on
+/// from `first`, each ending with the same `tail` SQL (shared parameters or
+/// literals), for one multi-row `INSERT … VALUES`.
+pub(crate) fn values_rows(first: usize, rows: usize, cols: usize, tail: &str) -> String {
+    (0..rows)
+        .map(|r| {
+            let p = placeholders(first + r * cols, cols);
+            if tail.is_empty() {
+                format!("({p})")
+            } else {
+                format!("({p}, {tail})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The file path of a `sqlite:` URL, or None for other engines.
 pub fn sqlite_path(url: &str) -> Option<String> {
     let rest = url
@@ -209,5 +238,15 @@ mod tests {
         );
         assert_eq!(sqlite_path("postgres://h/db"), None);
         assert_eq!(sqlite_url_rwc("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+    }
+
+    #[test]
+    fn multi_row_values() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(
+            values_rows(3, 2, 2, "0, $1"),
+            "($3, $4, 0, $1), ($5, $6, 0, $1)"
+        );
+        assert_eq!(values_rows(1, 2, 1, ""), "($1), ($2)");
     }
 }
