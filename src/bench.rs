@@ -43,9 +43,21 @@ pub struct BenchArgs {
     pub redis_url: Option<String>,
     #[arg(long, env = "CRM_BENCH_AMQP_URL")]
     pub amqp_url: Option<String>,
-    /// Skip the embedded measurements (scale-out only).
-    #[arg(long)]
-    pub scale_out_only: bool,
+    /// Run only these phases (default: all; scale-out needs the three URLs).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Phase>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Webhooks into `crm serve` while its workers drain.
+    Intake,
+    /// A backlog stored by `crm api` alone, then drained by `crm worker`.
+    Drain,
+    /// Latency from webhook to published change at a fixed rate.
+    E2e,
+    /// The same on PostgreSQL + Redis + RabbitMQ.
+    ScaleOut,
 }
 
 const SECRET: &str = "bench_secret";
@@ -412,6 +424,12 @@ fn report(name: &str, l: &Load, base: &Load) -> Value {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_core::util::new_id()));
     std::fs::create_dir_all(&dir)?;
+    let phase = |p: Phase| args.only.is_empty() || args.only.contains(&p);
+    let embedded = phase(Phase::Intake) || phase(Phase::Drain);
+    let scale_out = match (&args.pg_url, &args.redis_url, &args.amqp_url) {
+        (Some(pg), Some(redis), Some(amqp)) if phase(Phase::ScaleOut) => Some((pg, redis, amqp)),
+        _ => None,
+    };
     // Printed as measured, so a later failure keeps what was already found.
     let mut results = Printer;
     eprintln!(
@@ -419,32 +437,43 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.requests, args.concurrency
     );
 
-    // Embedded intake vs. bare axum vs. raw SQLite inserts (same generator, same concurrency).
-    let bare = bare_axum().await?;
-    let bare_l = load(&bare, wa_bodies(1, args.requests), args.concurrency, true).await?;
-    results.push(json!({"name": "baseline bare axum", "requests_per_s": bare_l.rps.round(), "p50_ms": bare_l.p50, "p99_ms": bare_l.p99}));
-    if !args.scale_out_only {
+    // Baselines, measured in this run with the same generator and concurrency.
+    let bare_l = if embedded || scale_out.is_some() {
+        let bare = bare_axum().await?;
+        let l = load(&bare, wa_bodies(1, args.requests), args.concurrency, true).await?;
+        results.push(json!({"name": "baseline bare axum", "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99}));
+        Some(l)
+    } else {
+        None
+    };
+    let raw_l = if embedded {
         let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
         let raw = raw_insert_server(&raw_url).await?;
-        let raw_l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
-        results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": raw_l.rps.round(), "p50_ms": raw_l.p50, "p99_ms": raw_l.p99}));
+        let l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
+        results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99}));
+        Some(l)
+    } else {
+        None
+    };
 
+    if let (true, Some(bare_l), Some(raw_l)) = (phase(Phase::Intake), &bare_l, &raw_l) {
+        // Embedded intake into `crm serve`, its workers draining at the same time.
         let emb_dir = dir.join("embedded");
         let emb_env = vec![("CRM_DATA_DIR".to_string(), emb_dir.display().to_string())];
-        {
-            let (_serve, base) = spawn("serve", &emb_env)?;
-            wait_healthy(&base).await?;
-            let l = load(
-                &format!("{base}/webhooks/meta"),
-                wa_bodies(3, args.requests),
-                args.concurrency,
-                true,
-            )
-            .await?;
-            results.push(report("embedded intake vs bare axum", &l, &bare_l));
-            results.push(report("embedded intake vs raw SQLite inserts", &l, &raw_l));
-        }
-        // Drain from a backlog, then end-to-end latency at a fixed rate.
+        let (_serve, base) = spawn("serve", &emb_env)?;
+        wait_healthy(&base).await?;
+        let l = load(
+            &format!("{base}/webhooks/meta"),
+            wa_bodies(3, args.requests),
+            args.concurrency,
+            true,
+        )
+        .await?;
+        results.push(report("embedded intake vs bare axum", &l, bare_l));
+        results.push(report("embedded intake vs raw SQLite inserts", &l, raw_l));
+    }
+    if let (true, Some(bare_l), Some(raw_l)) = (phase(Phase::Drain), &bare_l, &raw_l) {
+        // A backlog stored by `crm api` alone, then drained by a worker.
         let drain_dir = dir.join("drain");
         let drain_env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
         let drain_db = format!("sqlite://{}/crm.db", drain_dir.display());
@@ -459,29 +488,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         results.push(report(
             "embedded intake, api role alone (no workers) vs bare axum",
             &api_only,
-            &bare_l,
+            bare_l,
         ));
         results.push(report(
             "embedded intake, api role alone (no workers) vs raw SQLite inserts",
             &api_only,
-            &raw_l,
+            raw_l,
         ));
         results.push(json!({"name": "embedded drain (1 worker process)", "events_per_s": rate.round(), "target": 2000}));
-        {
-            let e2e_dir = dir.join("e2e");
-            let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
-            let token = token_for(&env)?;
-            let (_serve, base) = spawn("serve", &env)?;
-            wait_healthy(&base).await?;
-            let (p50, p99, seen, ok) =
-                end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
-            results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
-                            "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}));
-        }
+    }
+    if phase(Phase::E2e) {
+        let e2e_dir = dir.join("e2e");
+        let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
+        let token = token_for(&env)?;
+        let (_serve, base) = spawn("serve", &env)?;
+        wait_healthy(&base).await?;
+        let (p50, p99, seen, ok) =
+            end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
+        results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
+                        "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}));
     }
 
-    // Scale-out, when the services are given.
-    if let (Some(pg), Some(redis), Some(amqp)) = (&args.pg_url, &args.redis_url, &args.amqp_url) {
+    if let (Some((pg, redis, amqp)), Some(bare_l)) = (scale_out, &bare_l) {
         let raw = raw_insert_server(pg).await?;
         let raw_pg = load(&raw, wa_bodies(5, args.requests), args.concurrency, false).await?;
         results.push(json!({"name": "baseline raw PostgreSQL single-row inserts", "requests_per_s": raw_pg.rps.round(), "p50_ms": raw_pg.p50, "p99_ms": raw_pg.p99}));
@@ -494,7 +522,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 dir.join("scale").display().to_string(),
             ),
         ];
-        let (_api, base) = spawn("api", &env)?;
+        let (api, base) = spawn("api", &env)?;
         wait_healthy(&base).await?;
         let l = load(
             &format!("{base}/webhooks/meta"),
@@ -503,13 +531,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             true,
         )
         .await?;
-        results.push(report("scale-out intake (1 api) vs bare axum", &l, &bare_l));
+        results.push(report("scale-out intake (1 api) vs bare axum", &l, bare_l));
         results.push(report(
             "scale-out intake (1 api) vs raw PostgreSQL inserts",
             &l,
             &raw_pg,
         ));
-        _api.terminate();
+        api.terminate();
         let (rate, _) = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
         results.push(
             json!({"name": "scale-out drain (2 worker processes)", "events_per_s": rate.round()}),

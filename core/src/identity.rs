@@ -8,12 +8,15 @@
 //! Region arguments are ISO 3166 alpha-2 codes ("TR", "br"), compared
 //! case-insensitively; an empty or unknown code means "no default region".
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::Mode;
 use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::DATABASE;
+
+use crate::model::ContactInput;
 
 /// E.164 allows at most 15 digits after the "+".
 const E164_MAX_DIGITS: usize = 15;
@@ -518,6 +521,48 @@ pub fn decide_match<Id: Clone + PartialEq>(
         (None, None, Some(email)) => MatchDecision::Existing(email),
         (None, None, None) => MatchDecision::New,
     }
+}
+
+/// The customer an identity key already belongs to, found by the key, for
+/// each kind of identifier: the first key of its kind (in the order given)
+/// that has an owner. Feeds `decide_match` as (phone, e-mail, channel).
+pub fn pick_matches(
+    keys: &[(String, String)],
+    owners: &HashMap<(String, String), String>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let (mut by_phone, mut by_email, mut by_channel) = (None, None, None);
+    for key in keys {
+        let slot = match key.0.as_str() {
+            "phone" => &mut by_phone,
+            "email" => &mut by_email,
+            _ => &mut by_channel,
+        };
+        if slot.is_none() {
+            *slot = owners.get(key).cloned();
+        }
+    }
+    (by_phone, by_email, by_channel)
+}
+
+/// What a returning customer's record holds of the fields an inbound contact
+/// can fill.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnownCustomer {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub wa_id: Option<String>,
+}
+
+/// Whether an inbound contact brings something a returning customer's record
+/// lacks. Known fields are never overwritten, so only an empty field that the
+/// contact carries counts.
+pub fn fields_to_fill(known: &KnownCustomer, c: &ContactInput, phone: Option<&str>) -> bool {
+    let fills = |have: &Option<String>, new: Option<&str>| have.is_none() && new.is_some();
+    fills(&known.name, c.name.as_deref())
+        || fills(&known.phone, phone)
+        || fills(&known.email, c.email.as_deref())
+        || fills(&known.wa_id, c.wa_id.as_deref())
 }
 
 // ---------------------------------------------------------------------------
@@ -1033,5 +1078,65 @@ mod tests {
         }
         let secret = "EAAGm0PX4ZCpsBAKZC1234567890";
         assert!(!mask_secret(secret).contains(secret));
+    }
+
+    fn key(kind: &str, value: &str) -> (String, String) {
+        (kind.to_string(), value.to_string())
+    }
+
+    #[test]
+    fn pick_matches_takes_the_first_owned_key_of_each_kind() {
+        let keys = vec![
+            key("wa_user", "US.1"),
+            key("phone", "+5511987654321"),
+            key("phone", "+551187654321"),
+            key("email", "a@b.co"),
+        ];
+        let mut owners = HashMap::new();
+        assert_eq!(pick_matches(&keys, &owners), (None, None, None));
+        owners.insert(key("phone", "+551187654321"), "c-old".to_string());
+        owners.insert(key("email", "a@b.co"), "c-mail".to_string());
+        assert_eq!(
+            pick_matches(&keys, &owners),
+            (Some("c-old".into()), Some("c-mail".into()), None)
+        );
+        owners.insert(key("phone", "+5511987654321"), "c-new".to_string());
+        owners.insert(key("wa_user", "US.1"), "c-wa".to_string());
+        assert_eq!(
+            pick_matches(&keys, &owners),
+            (
+                Some("c-new".into()),
+                Some("c-mail".into()),
+                Some("c-wa".into())
+            )
+        );
+    }
+
+    #[test]
+    fn only_empty_fields_the_contact_carries_need_filling() {
+        let known = KnownCustomer {
+            name: Some("Ayşe".into()),
+            phone: Some("+905321234567".into()),
+            email: None,
+            wa_id: None,
+        };
+        let mut c = ContactInput {
+            name: Some("Ayse Y".into()),
+            ..ContactInput::default()
+        };
+        assert!(!fields_to_fill(&known, &c, Some("+905321234567")));
+        assert!(!fields_to_fill(&known, &c, None));
+        c.email = Some("ayse@example.com".into());
+        assert!(fields_to_fill(&known, &c, None));
+        c.email = None;
+        c.wa_id = Some("905321234567".into());
+        assert!(fields_to_fill(&known, &c, None));
+        let empty = KnownCustomer::default();
+        assert!(fields_to_fill(
+            &empty,
+            &ContactInput::default(),
+            Some("+905321234567")
+        ));
+        assert!(!fields_to_fill(&empty, &ContactInput::default(), None));
     }
 }

@@ -19,6 +19,35 @@ pub fn status_moves_forward(current: i64, next: &str) -> bool {
     status_rank(next).is_some_and(|r| r > current)
 }
 
+/// The status a message takes when it arrives after some of its statuses
+/// (out-of-order webhooks): the highest-ranked known one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlyStatus {
+    pub status: String,
+    pub rank: i64,
+    pub at: i64,
+    pub error_code: Option<i64>,
+}
+
+/// Picks the highest-ranked of `(status, occurred_at, error_code)` seen
+/// before the message; unknown statuses never apply.
+pub fn best_status(seen: &[(String, i64, Option<i64>)]) -> Option<EarlyStatus> {
+    let mut best: Option<EarlyStatus> = None;
+    for (status, at, error_code) in seen {
+        if let Some(rank) = status_rank(status)
+            && best.as_ref().is_none_or(|b| rank > b.rank)
+        {
+            best = Some(EarlyStatus {
+                status: status.clone(),
+                rank,
+                at: *at,
+                error_code: *error_code,
+            });
+        }
+    }
+    best
+}
+
 /// Delay before an inbound event that failed `attempts` times is tried again:
 /// exponential from 2 s, capped at 10 minutes, so a broken dependency is not
 /// hammered and a transient one recovers quickly.
@@ -47,8 +76,26 @@ pub fn after_failure(attempts_so_far: i64, max_attempts: i64, now_ms: i64) -> Fa
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn early_statuses_give_the_highest_known_one() {
+        let seen = |v: &[(&str, i64)]| -> Vec<(String, i64, Option<i64>)> {
+            v.iter().map(|(s, at)| (s.to_string(), *at, None)).collect()
+        };
+        assert_eq!(best_status(&[]), None);
+        assert_eq!(best_status(&seen(&[("deleted", 1), ("typing", 2)])), None);
+        let b = best_status(&seen(&[("read", 30), ("sent", 10), ("delivered", 20)])).unwrap();
+        assert_eq!((b.status.as_str(), b.rank, b.at), ("read", 3, 30));
+        let failed = vec![
+            ("read".to_string(), 30, None),
+            ("failed".to_string(), 5, Some(131_047)),
+        ];
+        let b = best_status(&failed).unwrap();
+        assert_eq!((b.status.as_str(), b.error_code), ("failed", Some(131_047)));
+    }
 
     #[test]
     fn statuses_only_move_forward_and_failed_is_terminal() {

@@ -1,9 +1,15 @@
 //! Wiring the ingest handler into apalis workers for either queue backend.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{
+    BackendExt, BoxDynError, Data, Monitor, PollSnapshot, PollStrategy, WorkerBuilder,
+    WorkerBuilderExt,
+};
 use crm_core::queue::{IngestJob, JobQueue};
 
 use crate::{WorkerCtx, process_events};
@@ -18,6 +24,49 @@ async fn handle_ingest(job: IngestJob, ctx: Data<Arc<WorkerCtx>>) -> Result<(), 
             // Unrecorded events stay pending; the sweeper pushes them again.
             tracing::error!(events = job.event_ids.len(), error = %e, "ingest job could not record its outcome");
             Err(Box::new(e))
+        }
+    }
+}
+
+/// Wakes the worker every `every` to look for jobs. apalis' own
+/// `IntervalStrategy` replaces its timer when it fires without polling the
+/// new one, so when that fetch comes back empty no wake-up is armed and the
+/// worker sleeps until its next heartbeat (seconds of latency, measured);
+/// this one re-arms before it reports the tick.
+struct PollEvery {
+    every: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl PollEvery {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            sleep: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl Clone for PollEvery {
+    fn clone(&self) -> Self {
+        Self::new(self.every)
+    }
+}
+
+impl PollStrategy for PollEvery {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        let mut fired = false;
+        // Re-arm and poll again until the timer is pending, so the waker
+        // is registered for the next tick.
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let next = tokio::time::Instant::now() + self.every;
+            self.sleep.as_mut().reset(next);
+            fired = true;
+        }
+        if fired {
+            Poll::Ready(Some(()))
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -79,7 +128,7 @@ where
     // and on Redis one worker group-commits bigger batches.
     let monitor = match queue {
         JobQueue::Sqlite(storage) => {
-            let backend = storage.poll_with_interval(poll);
+            let backend = storage.poll_with_strategy(PollEvery::new(poll));
             monitor.register(move |n| {
                 WorkerBuilder::new(worker_name(n))
                     .backend(backend.clone())
@@ -89,7 +138,7 @@ where
             })
         }
         JobQueue::Redis(storage) => {
-            let backend = storage.poll_with_interval(poll);
+            let backend = storage.poll_with_strategy(PollEvery::new(poll));
             monitor.register(move |n| {
                 WorkerBuilder::new(worker_name(n))
                     .backend(backend.clone())

@@ -2,15 +2,25 @@
 //! messages, cards and timeline entries. Every write is keyed by a natural key
 //! and every state change is conditional, so running any of these twice has no
 //! second effect.
+//!
+//! Round trips are what an event costs (each statement waits on the database),
+//! so each step asks one question: one query finds every identity of a contact
+//! with its customer, one finds a message or its early statuses, and writes
+//! that nothing later in the transaction reads (timeline entries, `done`
+//! marks, activity times) are collected and written once per transaction.
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
-use super::{Store, StoreError, StoreResult};
-use crate::identity::{MatchDecision, decide_match, phone_match_keys};
-use crate::model::{Action, ContactInput, DomainEvent, LeadInput, MessageInput, StatusInput};
-use crate::rules::status_rank;
+use super::{INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, values_rows};
+use crate::identity::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
+use crate::model::{
+    Action, ContactInput, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput,
+};
+use crate::rules::{best_status, status_rank};
 use crate::util::{new_id, now_ms};
 use crate::with_write_retry;
 
@@ -19,6 +29,127 @@ use crate::with_write_retry;
 pub struct Resolved {
     pub customer_id: String,
     pub created: bool,
+}
+
+struct TimelineRow {
+    customer_id: String,
+    kind: &'static str,
+    natural_key: String,
+    summary: Option<String>,
+    data: String,
+    occurred_at: i64,
+}
+
+/// Writes nothing later in the same transaction reads, collected while it runs
+/// and written with one multi-row statement each by `flush`, just before the
+/// commit. Also memoises what is read once per transaction.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    timeline: Vec<TimelineRow>,
+    done: Vec<String>,
+    touched: Vec<String>,
+    first_stage: Option<Option<StageRef>>,
+}
+
+impl Deferred {
+    fn timeline(
+        &mut self,
+        customer_id: &str,
+        kind: &'static str,
+        natural_key: String,
+        summary: Option<String>,
+        data: &serde_json::Value,
+        occurred_at: i64,
+    ) {
+        self.timeline.push(TimelineRow {
+            customer_id: customer_id.to_string(),
+            kind,
+            natural_key,
+            summary,
+            data: data.to_string(),
+            occurred_at,
+        });
+    }
+
+    /// The first stage of the default pipeline, read once per transaction.
+    async fn first_stage(&mut self, conn: &mut AnyConnection) -> StoreResult<Option<StageRef>> {
+        if let Some(stage) = &self.first_stage {
+            return Ok(stage.clone());
+        }
+        let row = sqlx::query(
+            "SELECT id, name FROM stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
+        )
+        .bind(DEFAULT_PIPELINE_ID)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let stage = match row {
+            Some(r) => Some(StageRef {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            }),
+            None => None,
+        };
+        self.first_stage = Some(stage.clone());
+        Ok(stage)
+    }
+
+    pub(crate) async fn flush(self, conn: &mut AnyConnection) -> StoreResult<()> {
+        let now = now_ms();
+        for chunk in self.timeline.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at) \
+                 VALUES {} ON CONFLICT (kind, natural_key) DO NOTHING",
+                values_rows(2, chunk.len(), 7, "$1")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for t in chunk {
+                q = q
+                    .bind(new_id())
+                    .bind(&t.customer_id)
+                    .bind(t.kind)
+                    .bind(&t.natural_key)
+                    .bind(t.summary.as_deref())
+                    .bind(&t.data)
+                    .bind(t.occurred_at);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        update_where_id_in(
+            conn,
+            "UPDATE inbound_events SET status = 'done', processed_at = $1, updated_at = $1, last_error = NULL WHERE status = 'pending' AND id IN",
+            now,
+            &self.done,
+        )
+        .await?;
+        let mut touched = self.touched;
+        touched.sort_unstable();
+        touched.dedup();
+        update_where_id_in(
+            conn,
+            "UPDATE customers SET updated_at = $1 WHERE id IN",
+            now,
+            &touched,
+        )
+        .await
+    }
+}
+
+/// `{head} ($2, …)` with `$1` = `now`, a chunk of ids at a time.
+async fn update_where_id_in(
+    conn: &mut AnyConnection,
+    head: &str,
+    now: i64,
+    ids: &[String],
+) -> StoreResult<()> {
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let sql = format!("{head} ({})", placeholders(2, chunk.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -30,20 +161,10 @@ impl Store {
         event_id: &str,
         actions: &[Action],
     ) -> StoreResult<Vec<DomainEvent>> {
-        with_write_retry!(self, |tx| {
-            let mut events = Vec::new();
-            let mut result = Ok(());
-            for a in actions {
-                result = apply_action_in(&mut tx, a, &mut events).await;
-                if result.is_err() {
-                    break;
-                }
-            }
-            match result {
-                Ok(()) => mark_done_in(&mut tx, event_id).await.map(|_| events),
-                Err(e) => Err(e),
-            }
-        })
+        let mut all = self
+            .apply_events(&[(event_id.to_string(), actions.to_vec())])
+            .await?;
+        Ok(all.pop().unwrap_or_default())
     }
 
     /// Group commit for workers: several events' actions and `done` marks in
@@ -54,61 +175,49 @@ impl Store {
         batch: &[(String, Vec<Action>)],
     ) -> StoreResult<Vec<Vec<DomainEvent>>> {
         with_write_retry!(self, |tx| {
+            let mut deferred = Deferred::default();
             let mut all = Vec::with_capacity(batch.len());
             let mut result = Ok(());
             'events: for (event_id, actions) in batch {
                 let mut events = Vec::new();
                 for a in actions {
-                    result = apply_action_in(&mut tx, a, &mut events).await;
+                    result = apply_action_in(&mut tx, &mut deferred, a, &mut events).await;
                     if result.is_err() {
                         break 'events;
                     }
                 }
-                result = mark_done_in(&mut tx, event_id).await;
-                if result.is_err() {
-                    break;
-                }
+                deferred.done.push(event_id.clone());
                 all.push(events);
             }
-            result.map(|_| all)
+            match result {
+                Ok(()) => deferred.flush(&mut tx).await.map(|_| all),
+                Err(e) => Err(e),
+            }
         })
     }
 
     /// One action in its own transaction.
     pub async fn apply_action(&self, action: &Action) -> StoreResult<Vec<DomainEvent>> {
         with_write_retry!(self, |tx| {
+            let mut deferred = Deferred::default();
             let mut events = Vec::new();
-            apply_action_in(&mut tx, action, &mut events)
-                .await
-                .map(|_| events)
+            match apply_action_in(&mut tx, &mut deferred, action, &mut events).await {
+                Ok(()) => deferred.flush(&mut tx).await.map(|_| events),
+                Err(e) => Err(e),
+            }
         })
     }
 
     pub async fn apply_lead(&self, lead: &LeadInput) -> StoreResult<Vec<DomainEvent>> {
-        with_write_retry!(self, |tx| {
-            let mut events = Vec::new();
-            apply_lead_in(&mut tx, lead, &mut events)
-                .await
-                .map(|_| events)
-        })
+        self.apply_action(&Action::Lead(lead.clone())).await
     }
 
     pub async fn apply_message(&self, msg: &MessageInput) -> StoreResult<Vec<DomainEvent>> {
-        with_write_retry!(self, |tx| {
-            let mut events = Vec::new();
-            apply_message_in(&mut tx, msg, &mut events)
-                .await
-                .map(|_| events)
-        })
+        self.apply_action(&Action::Message(msg.clone())).await
     }
 
     pub async fn apply_status(&self, st: &StatusInput) -> StoreResult<Vec<DomainEvent>> {
-        with_write_retry!(self, |tx| {
-            let mut events = Vec::new();
-            apply_status_in(&mut tx, st, &mut events)
-                .await
-                .map(|_| events)
-        })
+        self.apply_action(&Action::Status(st.clone())).await
     }
 
     /// Moves a customer's card on the default pipeline. With `expected_stage_id`
@@ -174,21 +283,17 @@ impl Store {
             return Err(StoreError::Conflict("card moved concurrently".into()));
         }
         let data = json!({"card_id": card_id, "from_stage_id": from, "to_stage_id": stage_id, "to_stage_name": stage_name, "by": actor});
-        insert_timeline(
-            &mut tx,
+        let mut deferred = Deferred::default();
+        deferred.timeline(
             customer_id,
             "card.moved",
-            &new_id(),
-            Some(&format!("Moved to {stage_name}")),
+            new_id(),
+            Some(format!("Moved to {stage_name}")),
             &data,
             now,
-        )
-        .await?;
-        sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
-            .bind(customer_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        );
+        deferred.touched.push(customer_id.to_string());
+        deferred.flush(&mut tx).await?;
         tx.commit().await?;
         let mut ev = DomainEvent::new("card.moved", Some(customer_id), data);
         ev.pipeline_id = Some(pipeline_id);
@@ -196,68 +301,109 @@ impl Store {
     }
 }
 
-async fn mark_done_in(conn: &mut AnyConnection, event_id: &str) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE inbound_events SET status = 'done', processed_at = $2, updated_at = $2, last_error = NULL WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(event_id)
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 async fn apply_action_in(
     conn: &mut AnyConnection,
+    deferred: &mut Deferred,
     action: &Action,
     events: &mut Vec<DomainEvent>,
 ) -> StoreResult<()> {
     match action {
-        Action::Lead(l) => apply_lead_in(conn, l, events).await.map(|_| ()),
-        Action::Message(m) => apply_message_in(conn, m, events).await,
+        Action::Lead(l) => apply_lead_in(conn, deferred, l, events).await.map(|_| ()),
+        Action::Message(m) => apply_message_in(conn, deferred, m, events).await,
         Action::Status(s) => apply_status_in(conn, s, events).await,
     }
 }
 
+/// Every natural key of a contact, most specific first, each once.
 fn identity_keys(c: &ContactInput) -> Vec<(String, String)> {
     let mut keys = Vec::new();
     if let Some((kind, value)) = &c.channel_identity {
         keys.push((kind.clone(), value.clone()));
     }
     if let Some(p) = &c.phone {
-        for k in phone_match_keys(p) {
+        for k in crate::identity::phone_match_keys(p) {
             keys.push(("phone".to_string(), k));
         }
     }
     if let Some(e) = &c.email {
         keys.push(("email".to_string(), e.clone()));
     }
+    let mut seen = HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
     keys
 }
 
-async fn find_identity(
+/// The customers these keys already belong to, in one query: owner by key,
+/// and what each owner's record holds (to tell whether it needs filling).
+async fn find_identities(
     conn: &mut AnyConnection,
-    kind: &str,
-    value: &str,
-) -> StoreResult<Option<String>> {
-    let row =
-        sqlx::query("SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2")
-            .bind(kind)
-            .bind(value)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get("customer_id")?),
-        None => None,
-    })
+    keys: &[(String, String)],
+) -> StoreResult<(
+    HashMap<(String, String), String>,
+    HashMap<String, KnownCustomer>,
+)> {
+    let terms: Vec<String> = (0..keys.len())
+        .map(|i| format!("(i.kind = ${} AND i.value = ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let sql = format!(
+        "SELECT i.kind, i.value, c.id, c.name, c.phone, c.email, c.wa_id FROM customer_identities i \
+         JOIN customers c ON c.id = i.customer_id WHERE {}",
+        terms.join(" OR ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (kind, value) in keys {
+        q = q.bind(kind).bind(value);
+    }
+    let mut owners = HashMap::new();
+    let mut customers = HashMap::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let id: String = r.try_get("id")?;
+        owners.insert((r.try_get("kind")?, r.try_get("value")?), id.clone());
+        customers.insert(
+            id,
+            KnownCustomer {
+                name: r.try_get("name")?,
+                phone: r.try_get("phone")?,
+                email: r.try_get("email")?,
+                wa_id: r.try_get("wa_id")?,
+            },
+        );
+    }
+    Ok((owners, customers))
+}
+
+/// Claims identity keys for a customer; returns the keys it got (a key
+/// already owned stays with its owner).
+async fn insert_identities(
+    conn: &mut AnyConnection,
+    keys: &[&(String, String)],
+    customer_id: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "INSERT INTO customer_identities (kind, value, customer_id, created_at) VALUES {} \
+         ON CONFLICT (kind, value) DO NOTHING RETURNING kind",
+        values_rows(3, keys.len(), 2, "$1, $2")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer_id)
+        .bind(now);
+    for (kind, value) in keys {
+        q = q.bind(kind).bind(value);
+    }
+    Ok(q.fetch_all(&mut *conn).await?.len())
 }
 
 /// Finds the customer an inbound contact belongs to, or creates one (with its
 /// card on the default pipeline's first stage). Phone and e-mail pointing at
 /// two different customers attach to the phone match and record a possible
 /// duplicate for a person to review; nothing is merged silently.
-pub(crate) async fn resolve_customer(
+async fn resolve_customer(
     conn: &mut AnyConnection,
+    deferred: &mut Deferred,
     c: &ContactInput,
     now: i64,
     events: &mut Vec<DomainEvent>,
@@ -268,21 +414,10 @@ pub(crate) async fn resolve_customer(
             "contact has no phone, e-mail or channel id".into(),
         ));
     }
-    let mut by_phone = None;
-    let mut by_email = None;
-    let mut by_channel = None;
-    for (kind, value) in &keys {
-        let slot = match kind.as_str() {
-            "phone" => &mut by_phone,
-            "email" => &mut by_email,
-            _ => &mut by_channel,
-        };
-        if slot.is_none() {
-            *slot = find_identity(conn, kind, value).await?;
-        }
-    }
+    let (owners, known) = find_identities(conn, &keys).await?;
+    let (by_phone, by_email, by_channel) = pick_matches(&keys, &owners);
     let phone_text = c.phone.as_ref().map(|p| p.as_str().to_string());
-    match decide_match(by_phone, by_email, by_channel) {
+    let (customer_id, email_match) = match decide_match(by_phone, by_email, by_channel) {
         MatchDecision::New => {
             let id = new_id();
             sqlx::query(
@@ -296,167 +431,100 @@ pub(crate) async fn resolve_customer(
             .bind(now)
             .execute(&mut *conn)
             .await?;
-            for (kind, value) in &keys {
-                let claimed = insert_identity(conn, kind, value, &id, now).await?;
-                if !claimed {
-                    // Someone else created this person since our lookup.
-                    return Err(StoreError::Retry);
-                }
+            let all: Vec<&(String, String)> = keys.iter().collect();
+            if insert_identities(conn, &all, &id, now).await? < all.len() {
+                // Someone else created this person since our lookup.
+                return Err(StoreError::Retry);
             }
-            let stage = sqlx::query(
-                "SELECT id, name FROM stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
-            )
-            .bind(DEFAULT_PIPELINE_ID)
-            .fetch_optional(&mut *conn)
-            .await?;
             let mut stage_json = serde_json::Value::Null;
-            if let Some(stage) = stage {
-                let stage_id: String = stage.try_get("id")?;
-                let stage_name: String = stage.try_get("name")?;
+            if let Some(stage) = deferred.first_stage(conn).await? {
                 sqlx::query(
                     "INSERT INTO cards (id, customer_id, pipeline_id, stage_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (customer_id, pipeline_id) DO NOTHING",
                 )
                 .bind(new_id())
                 .bind(&id)
                 .bind(DEFAULT_PIPELINE_ID)
-                .bind(&stage_id)
+                .bind(&stage.id)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                stage_json = json!({"id": stage_id, "name": stage_name});
+                stage_json = json!({"id": stage.id, "name": stage.name});
             }
             let data = json!({"name": c.name, "stage": stage_json});
-            insert_timeline(
-                conn,
+            deferred.timeline(
                 &id,
                 "customer.created",
-                &id,
-                Some("Customer created"),
+                id.clone(),
+                Some("Customer created".into()),
                 &data,
                 now,
-            )
-            .await?;
+            );
             let mut ev = DomainEvent::new("customer.created", Some(&id), data);
             ev.pipeline_id = Some(DEFAULT_PIPELINE_ID.to_string());
             events.push(ev);
-            Ok(Resolved {
+            return Ok(Resolved {
                 customer_id: id,
                 created: true,
-            })
+            });
         }
-        MatchDecision::Existing(id) => {
-            enrich_customer(conn, &id, c, phone_text.as_deref(), &keys, now).await?;
-            Ok(Resolved {
-                customer_id: id,
-                created: false,
-            })
-        }
+        MatchDecision::Existing(id) => (id, None),
         MatchDecision::ConflictUsePhone {
             phone_match,
             email_match,
-        } => {
-            enrich_customer(conn, &phone_match, c, phone_text.as_deref(), &keys, now).await?;
-            let recorded = sqlx::query(
-                "INSERT INTO possible_duplicates (id, customer_id, other_customer_id, reason, status, created_at) VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (customer_id, other_customer_id) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(&phone_match)
-            .bind(&email_match)
-            .bind("phone matches this customer, e-mail matches the other")
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            if recorded.rows_affected() == 1 {
-                let data = json!({"other_customer_id": email_match});
-                events.push(DomainEvent::new(
-                    "customer.possible_duplicate",
-                    Some(&phone_match),
-                    data,
-                ));
-            }
-            Ok(Resolved {
-                customer_id: phone_match,
-                created: false,
-            })
+        } => (phone_match, Some(email_match)),
+    };
+    // A returning customer: fill what we did not know (never overwrite what
+    // staff or an earlier lead recorded) and add the keys nobody owns yet.
+    let filled = known
+        .get(&customer_id)
+        .is_none_or(|k| fields_to_fill(k, c, phone_text.as_deref()));
+    if filled {
+        sqlx::query(
+            "UPDATE customers SET name = COALESCE(name, $2), phone = COALESCE(phone, $3), email = COALESCE(email, $4), wa_id = COALESCE(wa_id, $5), updated_at = $6 WHERE id = $1",
+        )
+        .bind(&customer_id)
+        .bind(c.name.as_deref())
+        .bind(phone_text.as_deref())
+        .bind(c.email.as_deref())
+        .bind(c.wa_id.as_deref())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        deferred.touched.push(customer_id.clone());
+    }
+    let unowned: Vec<&(String, String)> =
+        keys.iter().filter(|k| !owners.contains_key(*k)).collect();
+    insert_identities(conn, &unowned, &customer_id, now).await?;
+    if let Some(email_match) = email_match {
+        let recorded = sqlx::query(
+            "INSERT INTO possible_duplicates (id, customer_id, other_customer_id, reason, status, created_at) VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (customer_id, other_customer_id) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(&customer_id)
+        .bind(&email_match)
+        .bind("phone matches this customer, e-mail matches the other")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if recorded.rows_affected() == 1 {
+            let data = json!({"other_customer_id": email_match});
+            events.push(DomainEvent::new(
+                "customer.possible_duplicate",
+                Some(&customer_id),
+                data,
+            ));
         }
     }
-}
-
-async fn insert_identity(
-    conn: &mut AnyConnection,
-    kind: &str,
-    value: &str,
-    customer_id: &str,
-    now: i64,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO customer_identities (kind, value, customer_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, value) DO NOTHING",
-    )
-    .bind(kind)
-    .bind(value)
-    .bind(customer_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Fills what we did not know about a returning customer; never overwrites
-/// what staff or an earlier lead recorded.
-async fn enrich_customer(
-    conn: &mut AnyConnection,
-    id: &str,
-    c: &ContactInput,
-    phone: Option<&str>,
-    keys: &[(String, String)],
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE customers SET name = COALESCE(name, $2), phone = COALESCE(phone, $3), email = COALESCE(email, $4), wa_id = COALESCE(wa_id, $5), updated_at = $6 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(c.name.as_deref())
-    .bind(phone)
-    .bind(c.email.as_deref())
-    .bind(c.wa_id.as_deref())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    for (kind, value) in keys {
-        // A key already owned by another customer stays theirs (that case is
-        // what possible_duplicates records); ours are added.
-        insert_identity(conn, kind, value, id, now).await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn insert_timeline(
-    conn: &mut AnyConnection,
-    customer_id: &str,
-    kind: &str,
-    natural_key: &str,
-    summary: Option<&str>,
-    data: &serde_json::Value,
-    occurred_at: i64,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, natural_key) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(customer_id)
-    .bind(kind)
-    .bind(natural_key)
-    .bind(summary)
-    .bind(data.to_string())
-    .bind(occurred_at)
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(Resolved {
+        customer_id,
+        created: false,
+    })
 }
 
 async fn apply_lead_in(
     conn: &mut AnyConnection,
+    deferred: &mut Deferred,
     lead: &LeadInput,
     events: &mut Vec<DomainEvent>,
 ) -> StoreResult<Option<String>> {
@@ -469,7 +537,7 @@ async fn apply_lead_in(
         return Ok(None);
     }
     let now = now_ms();
-    let who = resolve_customer(conn, &lead.contact, now, events).await?;
+    let who = resolve_customer(conn, deferred, &lead.contact, now, events).await?;
     let id = new_id();
     let a = &lead.attribution;
     let inserted = sqlx::query(
@@ -514,29 +582,22 @@ async fn apply_lead_in(
     }
     let natural = format!("{}:{}", lead.source, lead.external_id);
     let data = json!({"lead_id": id, "source": lead.source, "campaign_id": a.campaign_id, "utm_campaign": a.utm_campaign, "ad_id": a.ad_id});
-    if who.created {
-        insert_timeline(
-            conn,
-            &who.customer_id,
-            "lead.received",
-            &natural,
-            Some(&format!("New lead via {}", lead.source)),
-            &data,
-            lead.received_at,
-        )
-        .await?;
+    let (kind, summary) = if who.created {
+        ("lead.received", format!("New lead via {}", lead.source))
     } else {
-        insert_timeline(
-            conn,
-            &who.customer_id,
+        (
             "lead.reapplied",
-            &natural,
-            Some(&format!("Re-application via {}", lead.source)),
-            &data,
-            lead.received_at,
+            format!("Re-application via {}", lead.source),
         )
-        .await?;
-    }
+    };
+    deferred.timeline(
+        &who.customer_id,
+        kind,
+        natural,
+        Some(summary),
+        &data,
+        lead.received_at,
+    );
     events.push(DomainEvent::new(
         "lead.received",
         Some(&who.customer_id),
@@ -547,19 +608,35 @@ async fn apply_lead_in(
 
 async fn apply_message_in(
     conn: &mut AnyConnection,
+    deferred: &mut Deferred,
     msg: &MessageInput,
     events: &mut Vec<DomainEvent>,
 ) -> StoreResult<()> {
-    let existing = sqlx::query("SELECT id FROM messages WHERE channel = $1 AND external_id = $2")
-        .bind(&msg.channel)
-        .bind(&msg.external_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if existing.is_some() {
-        return Ok(());
+    // One question: is the message known, and which statuses came before it
+    // (out-of-order webhooks)?
+    let seen = sqlx::query(
+        "SELECT 'message' AS what, id AS status, CAST(0 AS BIGINT) AS occurred_at, CAST(NULL AS BIGINT) AS error_code \
+         FROM messages WHERE channel = $1 AND external_id = $2 \
+         UNION ALL SELECT 'status', status, occurred_at, error_code FROM message_statuses WHERE channel = $1 AND external_id = $2",
+    )
+    .bind(&msg.channel)
+    .bind(&msg.external_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut early = Vec::with_capacity(seen.len());
+    for r in &seen {
+        let what: String = r.try_get("what")?;
+        if what == "message" {
+            return Ok(());
+        }
+        early.push((
+            r.try_get::<String, _>("status")?,
+            r.try_get::<i64, _>("occurred_at")?,
+            r.try_get::<Option<i64>, _>("error_code")?,
+        ));
     }
     let now = now_ms();
-    let who = resolve_customer(conn, &msg.contact, now, events).await?;
+    let who = resolve_customer(conn, deferred, &msg.contact, now, events).await?;
     let conv = sqlx::query(
         "INSERT INTO conversations (id, customer_id, channel, account_id, contact_key, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (channel, account_id, contact_key) DO UPDATE SET last_message_at = \
@@ -577,9 +654,10 @@ async fn apply_message_in(
     .await?;
     let conversation_id: String = conv.try_get("id")?;
     let id = new_id();
+    let status = best_status(&early);
     let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, channel, external_id, direction, kind, body, payload, status, status_rank, sent_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 0, $9, $10) ON CONFLICT (channel, external_id) DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, channel, external_id, direction, kind, body, payload, status, status_rank, status_at, error_code, sent_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (channel, external_id) DO NOTHING",
     )
     .bind(&id)
     .bind(&conversation_id)
@@ -589,39 +667,16 @@ async fn apply_message_in(
     .bind(&msg.kind)
     .bind(msg.body.as_deref())
     .bind(msg.payload.to_string())
+    .bind(status.as_ref().map(|s| s.status.as_str()))
+    .bind(status.as_ref().map_or(0, |s| s.rank))
+    .bind(status.as_ref().map(|s| s.at))
+    .bind(status.as_ref().and_then(|s| s.error_code))
     .bind(msg.sent_at)
     .bind(now)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(StoreError::Retry);
-    }
-    // Statuses that arrived before their message (out-of-order webhooks).
-    let early = sqlx::query(
-        "SELECT status, occurred_at, error_code FROM message_statuses WHERE channel = $1 AND external_id = $2",
-    )
-    .bind(&msg.channel)
-    .bind(&msg.external_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut best: Option<(i64, String, i64, Option<i64>)> = None;
-    for r in &early {
-        let s: String = r.try_get("status")?;
-        if let Some(rank) = status_rank(&s)
-            && best.as_ref().is_none_or(|b| rank > b.0)
-        {
-            best = Some((rank, s, r.try_get("occurred_at")?, r.try_get("error_code")?));
-        }
-    }
-    if let Some((rank, s, at, code)) = best {
-        sqlx::query("UPDATE messages SET status = $2, status_rank = $3, status_at = $4, error_code = $5 WHERE id = $1")
-            .bind(&id)
-            .bind(s)
-            .bind(rank)
-            .bind(at)
-            .bind(code)
-            .execute(&mut *conn)
-            .await?;
     }
     let kind = if msg.direction == "outbound" {
         "message.sent"
@@ -634,19 +689,10 @@ async fn apply_message_in(
         .body
         .as_deref()
         .map(|b| b.chars().take(140).collect::<String>());
-    insert_timeline(
-        conn,
-        &who.customer_id,
-        kind,
-        &natural,
-        summary.as_deref(),
-        &data,
-        msg.sent_at,
-    )
-    .await?;
+    deferred.timeline(&who.customer_id, kind, natural, summary, &data, msg.sent_at);
     events.push(DomainEvent::new(kind, Some(&who.customer_id), data));
     if let Some(lead) = &msg.referral_lead {
-        Box::pin(apply_lead_in(conn, lead, events)).await?;
+        Box::pin(apply_lead_in(conn, deferred, lead, events)).await?;
     }
     Ok(())
 }
@@ -675,7 +721,8 @@ async fn apply_status_in(
     };
     let moved = sqlx::query(
         "UPDATE messages SET status = $3, status_rank = $4, status_at = $5, error_code = COALESCE($6, error_code) \
-         WHERE channel = $1 AND external_id = $2 AND status_rank < $4 RETURNING id, conversation_id",
+         WHERE channel = $1 AND external_id = $2 AND status_rank < $4 \
+         RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
     )
     .bind(&st.channel)
     .bind(&st.external_id)
@@ -688,14 +735,7 @@ async fn apply_status_in(
     if let Some(row) = moved {
         let message_id: String = row.try_get("id")?;
         let conversation_id: String = row.try_get("conversation_id")?;
-        let cust = sqlx::query("SELECT customer_id FROM conversations WHERE id = $1")
-            .bind(&conversation_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let customer_id: Option<String> = match cust {
-            Some(r) => Some(r.try_get("customer_id")?),
-            None => None,
-        };
+        let customer_id: Option<String> = row.try_get("customer_id")?;
         events.push(DomainEvent::new(
             "message.status",
             customer_id.as_deref(),
