@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, values_rows};
+use super::{
+    INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks, values_rows,
+};
 use crate::model::InboundEventView;
 use crate::rules::{FailureOutcome, after_failure};
 use crate::util::now_ms;
@@ -54,7 +56,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
-        for chunk in batch.chunks(INSERT_CHUNK) {
+        for chunk in statement_chunks(batch, |ev| ev.body.len() + ev.dedupe_key.len() + 128) {
             let sql = format!(
                 "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
                  VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",

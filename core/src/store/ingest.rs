@@ -15,7 +15,9 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
-use super::{INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, values_rows};
+use super::{
+    INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks, values_rows,
+};
 use crate::identity::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
 use crate::model::{
     Action, ContactInput, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput,
@@ -95,7 +97,10 @@ impl Deferred {
 
     pub(crate) async fn flush(self, conn: &mut AnyConnection) -> StoreResult<()> {
         let now = now_ms();
-        for chunk in self.timeline.chunks(INSERT_CHUNK) {
+        let size = |t: &TimelineRow| {
+            t.data.len() + t.natural_key.len() + t.summary.as_ref().map_or(0, String::len) + 96
+        };
+        for chunk in statement_chunks(&self.timeline, size) {
             let sql = format!(
                 "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at) \
                  VALUES {} ON CONFLICT (kind, natural_key) DO NOTHING",
@@ -397,6 +402,31 @@ async fn insert_identities(
     Ok(q.fetch_all(&mut *conn).await?.len())
 }
 
+/// Creates a customer, or fills the empty fields of an existing one (what
+/// staff or an earlier lead recorded is never overwritten) and marks it active.
+async fn upsert_customer(
+    conn: &mut AnyConnection,
+    id: &str,
+    c: &ContactInput,
+    phone: Option<&str>,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO customers (id, name, phone, email, wa_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+         ON CONFLICT (id) DO UPDATE SET name = COALESCE(customers.name, excluded.name), phone = COALESCE(customers.phone, excluded.phone), \
+         email = COALESCE(customers.email, excluded.email), wa_id = COALESCE(customers.wa_id, excluded.wa_id), updated_at = excluded.updated_at",
+    )
+    .bind(id)
+    .bind(c.name.as_deref())
+    .bind(phone)
+    .bind(c.email.as_deref())
+    .bind(c.wa_id.as_deref())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Finds the customer an inbound contact belongs to, or creates one (with its
 /// card on the default pipeline's first stage). Phone and e-mail pointing at
 /// two different customers attach to the phone match and record a possible
@@ -420,17 +450,7 @@ async fn resolve_customer(
     let (customer_id, email_match) = match decide_match(by_phone, by_email, by_channel) {
         MatchDecision::New => {
             let id = new_id();
-            sqlx::query(
-                "INSERT INTO customers (id, name, phone, email, wa_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(&id)
-            .bind(c.name.as_deref())
-            .bind(phone_text.as_deref())
-            .bind(c.email.as_deref())
-            .bind(c.wa_id.as_deref())
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            upsert_customer(conn, &id, c, phone_text.as_deref(), now).await?;
             let all: Vec<&(String, String)> = keys.iter().collect();
             if insert_identities(conn, &all, &id, now).await? < all.len() {
                 // Someone else created this person since our lookup.
@@ -479,17 +499,7 @@ async fn resolve_customer(
         .get(&customer_id)
         .is_none_or(|k| fields_to_fill(k, c, phone_text.as_deref()));
     if filled {
-        sqlx::query(
-            "UPDATE customers SET name = COALESCE(name, $2), phone = COALESCE(phone, $3), email = COALESCE(email, $4), wa_id = COALESCE(wa_id, $5), updated_at = $6 WHERE id = $1",
-        )
-        .bind(&customer_id)
-        .bind(c.name.as_deref())
-        .bind(phone_text.as_deref())
-        .bind(c.email.as_deref())
-        .bind(c.wa_id.as_deref())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        upsert_customer(conn, &customer_id, c, phone_text.as_deref(), now).await?;
     } else {
         deferred.touched.push(customer_id.clone());
     }
