@@ -56,7 +56,10 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
-        for chunk in statement_chunks(batch, |ev| ev.body.len() + ev.dedupe_key.len() + 128) {
+        let max_bytes = self.engine.statement_bytes();
+        for chunk in statement_chunks(batch, max_bytes, |ev| {
+            ev.body.len() + ev.dedupe_key.len() + 128
+        }) {
             let sql = format!(
                 "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
                  VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",

@@ -10,13 +10,15 @@
 //! marks, activity times) are collected and written once per transaction.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
 use super::{
-    INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks, values_rows,
+    Engine, INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks,
+    values_rows,
 };
 use crate::identity::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
 use crate::model::{
@@ -95,12 +97,12 @@ impl Deferred {
         Ok(stage)
     }
 
-    pub(crate) async fn flush(self, conn: &mut AnyConnection) -> StoreResult<()> {
+    pub(crate) async fn flush(self, conn: &mut AnyConnection, engine: Engine) -> StoreResult<()> {
         let now = now_ms();
         let size = |t: &TimelineRow| {
             t.data.len() + t.natural_key.len() + t.summary.as_ref().map_or(0, String::len) + 96
         };
-        for chunk in statement_chunks(&self.timeline, size) {
+        for chunk in statement_chunks(&self.timeline, engine.statement_bytes(), size) {
             let sql = format!(
                 "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at) \
                  VALUES {} ON CONFLICT (kind, natural_key) DO NOTHING",
@@ -167,23 +169,34 @@ impl Store {
         actions: &[Action],
     ) -> StoreResult<Vec<DomainEvent>> {
         let mut all = self
-            .apply_events(&[(event_id.to_string(), actions.to_vec())])
+            .apply_events(&[(event_id.to_string(), actions.to_vec())], None)
             .await?;
         Ok(all.pop().unwrap_or_default())
     }
 
     /// Group commit for workers: several events' actions and `done` marks in
-    /// one transaction. All or nothing; on error the caller falls back to
-    /// `apply_event` per event, which isolates the culprit.
+    /// one transaction, all or nothing; on error the caller falls back to
+    /// `apply_event` per event, which isolates the culprit. With a `budget`,
+    /// no further event starts once the transaction has run that long while
+    /// another transaction waits to write (intake, on SQLite's single
+    /// writer): the result then covers a prefix of `batch`, at least one event.
     pub async fn apply_events(
         &self,
         batch: &[(String, Vec<Action>)],
+        budget: Option<Duration>,
     ) -> StoreResult<Vec<Vec<DomainEvent>>> {
         with_write_retry!(self, |tx| {
+            let started = Instant::now();
             let mut deferred = Deferred::default();
             let mut all = Vec::with_capacity(batch.len());
             let mut result = Ok(());
             'events: for (event_id, actions) in batch {
+                if !all.is_empty()
+                    && budget.is_some_and(|b| started.elapsed() >= b)
+                    && self.write_wanted()
+                {
+                    break;
+                }
                 let mut events = Vec::new();
                 for a in actions {
                     result = apply_action_in(&mut tx, &mut deferred, a, &mut events).await;
@@ -195,7 +208,7 @@ impl Store {
                 all.push(events);
             }
             match result {
-                Ok(()) => deferred.flush(&mut tx).await.map(|_| all),
+                Ok(()) => deferred.flush(&mut tx, self.engine).await.map(|_| all),
                 Err(e) => Err(e),
             }
         })
@@ -207,7 +220,7 @@ impl Store {
             let mut deferred = Deferred::default();
             let mut events = Vec::new();
             match apply_action_in(&mut tx, &mut deferred, action, &mut events).await {
-                Ok(()) => deferred.flush(&mut tx).await.map(|_| events),
+                Ok(()) => deferred.flush(&mut tx, self.engine).await.map(|_| events),
                 Err(e) => Err(e),
             }
         })
@@ -298,7 +311,7 @@ impl Store {
             now,
         );
         deferred.touched.push(customer_id.to_string());
-        deferred.flush(&mut tx).await?;
+        deferred.flush(&mut tx, self.engine).await?;
         tx.commit().await?;
         let mut ev = DomainEvent::new("card.moved", Some(customer_id), data);
         ev.pipeline_id = Some(pipeline_id);

@@ -16,12 +16,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "intake_spine",
-    sqlite: include_str!("../../../migrations/sqlite/0001_intake_spine.sql"),
-    postgres: include_str!("../../../migrations/postgres/0001_intake_spine.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "intake_spine",
+        sqlite: include_str!("../../../migrations/sqlite/0001_intake_spine.sql"),
+        postgres: include_str!("../../../migrations/postgres/0001_intake_spine.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "inbound_events_lean",
+        sqlite: include_str!("../../../migrations/sqlite/0002_inbound_events_lean.sql"),
+        postgres: include_str!("../../../migrations/postgres/0002_inbound_events_lean.sql"),
+    },
+];
 
 /// The default pipeline's stages, in order. Seeded once; afterwards they are
 /// ordinary data that admins rename, reorder or extend.

@@ -11,6 +11,8 @@ mod lease;
 mod migrate;
 mod read;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -58,6 +60,9 @@ pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     engine: Engine,
+    /// Transactions of this process waiting for a write connection: long
+    /// batch transactions check it to make way (SQLite has one writer).
+    write_waiters: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -85,16 +90,22 @@ impl Store {
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // The checkpointer below copies the WAL into the
+                            // database beside the writer; the writer only does
+                            // it itself if that one falls far behind.
+                            conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
                             Ok(())
                         })
                     })
             };
             let writer = opts(1).connect(&url).await?;
             let reader = opts(4).connect(&url).await?;
+            spawn_checkpointer(reader.clone());
             Ok(Self {
                 writer,
                 reader,
                 engine: Engine::Sqlite,
+                write_waiters: Arc::default(),
             })
         } else {
             let pool = AnyPoolOptions::new()
@@ -106,6 +117,7 @@ impl Store {
                 writer: pool.clone(),
                 reader: pool,
                 engine: Engine::Postgres,
+                write_waiters: Arc::default(),
             })
         }
     }
@@ -117,10 +129,18 @@ impl Store {
     /// A write transaction. On SQLite it takes the write lock up front so a
     /// read-then-write transaction cannot fail on lock upgrade.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(match self.engine {
-            Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.writer.begin().await?,
-        })
+        self.write_waiters.fetch_add(1, Ordering::SeqCst);
+        let tx = match self.engine {
+            Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.writer.begin().await,
+        };
+        self.write_waiters.fetch_sub(1, Ordering::SeqCst);
+        Ok(tx?)
+    }
+
+    /// Whether another transaction of this process is waiting to write.
+    pub(crate) fn write_wanted(&self) -> bool {
+        self.write_waiters.load(Ordering::SeqCst) > 0
     }
 
     pub(crate) fn reader(&self) -> &AnyPool {
@@ -143,26 +163,38 @@ impl Store {
 /// 65,535 bind parameters even for wide rows.
 pub(crate) const INSERT_CHUNK: usize = 256;
 
-/// About this many bytes of parameters per multi-row statement. sqlx 0.9
-/// leaves Nagle's algorithm on for its TCP sockets (transact-rs/sqlx#4335,
-/// fixed upstream but not released): a PostgreSQL statement larger than what
-/// one `write` puts in a fresh socket's send buffer (16 KiB by default) is
-/// sent in two parts, and the second waits ~40 ms for the server's delayed
-/// ACK (measured: 17 rows of 800 B took 1 ms, 32 rows 42 ms).
-pub(crate) const STATEMENT_BYTES: usize = 12 * 1024;
+impl Engine {
+    /// About this many bytes of parameters per multi-row statement. sqlx 0.9
+    /// leaves Nagle's algorithm on for its TCP sockets (transact-rs/sqlx#4335,
+    /// fixed upstream but not released): a PostgreSQL statement larger than
+    /// what one `write` puts in a fresh socket's send buffer (16 KiB by
+    /// default) goes in two parts, and the second waits ~40 ms for the
+    /// server's delayed ACK (measured: 17 rows of 800 B took 1 ms, 32 rows
+    /// 42 ms). SQLite has no socket: only the row cap applies.
+    pub(crate) fn statement_bytes(self) -> usize {
+        match self {
+            Engine::Sqlite => usize::MAX,
+            Engine::Postgres => 12 * 1024,
+        }
+    }
+}
 
 /// Splits rows into multi-row statement chunks: at most `INSERT_CHUNK` rows
-/// and about `STATEMENT_BYTES` each (a single larger row goes alone).
-pub(crate) fn statement_chunks<T>(rows: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+/// and about `max_bytes` each (a single larger row goes alone).
+pub(crate) fn statement_chunks<T>(
+    rows: &[T],
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
     let mut chunks = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
+    let (mut start, mut bytes) = (0usize, 0usize);
     for (i, row) in rows.iter().enumerate() {
         let n = size(row);
-        if i > start && (i - start == INSERT_CHUNK || bytes + n > STATEMENT_BYTES) {
+        if i > start && (i - start == INSERT_CHUNK || bytes.saturating_add(n) > max_bytes) {
             chunks.push(&rows[start..i]);
             (start, bytes) = (i, 0);
         }
-        bytes += n;
+        bytes = bytes.saturating_add(n);
     }
     if start < rows.len() {
         chunks.push(&rows[start..]);
@@ -193,6 +225,27 @@ pub(crate) fn values_rows(first: usize, rows: usize, cols: usize, tail: &str) ->
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Copies committed WAL frames into the SQLite database from a reader
+/// connection every 200 ms, so the single writer (whose commits every intake
+/// request and worker batch waits on) does not do it inline, and the other
+/// core can. Passive: never blocks a reader or the writer. Ends with the pool.
+fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !pool.is_closed() {
+            tick.tick().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the writer will checkpoint itself");
+            }
+        }
+    });
 }
 
 /// The file path of a `sqlite:` URL, or None for other engines.
@@ -270,7 +323,7 @@ mod tests {
     #[test]
     fn statement_chunks_respect_rows_and_bytes() {
         let rows: Vec<usize> = vec![10; 600];
-        let sizes: Vec<usize> = statement_chunks(&rows, |r| *r)
+        let sizes: Vec<usize> = statement_chunks(&rows, usize::MAX, |r| *r)
             .iter()
             .map(|c| c.len())
             .collect();
@@ -278,15 +331,16 @@ mod tests {
             sizes,
             vec![INSERT_CHUNK, INSERT_CHUNK, 600 - 2 * INSERT_CHUNK]
         );
-        let k = STATEMENT_BYTES / 5;
+        let max = Engine::Postgres.statement_bytes();
+        let k = max / 5;
         let big = vec![2 * k, 2 * k, 2 * k, 10 * k, 1];
-        let sizes: Vec<usize> = statement_chunks(&big, |r| *r)
+        let sizes: Vec<usize> = statement_chunks(&big, max, |r| *r)
             .iter()
             .map(|c| c.len())
             .collect();
         assert_eq!(sizes, vec![2, 1, 1, 1]);
         let none: Vec<usize> = Vec::new();
-        assert!(statement_chunks(&none, |r| *r).is_empty());
+        assert!(statement_chunks(&none, max, |r| *r).is_empty());
     }
 
     #[test]
