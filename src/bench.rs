@@ -18,7 +18,7 @@ use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::simulate::{build_bodies, percentile};
+use crate::simulate::{entry_for, percentile};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -131,21 +131,19 @@ struct Load {
     ok: u64,
 }
 
-/// Closed-loop load: `concurrency` requests in flight until all bodies are sent.
-async fn load(
-    url: &str,
-    bodies: Vec<Vec<u8>>,
-    concurrency: usize,
-    sign: bool,
-) -> anyhow::Result<Load> {
+/// Closed-loop load: `concurrency` requests in flight until `bodies` are
+/// sent. Each body is built as it is sent, so its event timestamps are the
+/// send time, as Meta's are.
+async fn load(url: &str, bodies: Bodies, concurrency: usize, sign: bool) -> anyhow::Result<Load> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
     let started = Instant::now();
-    let results: Vec<(bool, f64)> = futures::stream::iter(bodies)
-        .map(|body| {
+    let results: Vec<(bool, f64)> = futures::stream::iter(0..bodies.count)
+        .map(|i| {
             let http = http.clone();
             let url = url.to_string();
+            let body = bodies.body(i);
             async move {
                 let t = Instant::now();
                 let mut req = http.post(&url).header("content-type", "application/json");
@@ -249,8 +247,24 @@ async fn raw_insert_server(url: &str) -> anyhow::Result<String> {
     Ok(format!("http://{addr}/webhooks/meta"))
 }
 
-fn wa_bodies(run: u64, n: u64) -> Vec<Vec<u8>> {
-    build_bodies(&["whatsapp".to_string()], n, 1, run)
+/// `count` WhatsApp message webhooks of run `run`, one per request.
+#[derive(Clone, Copy)]
+struct Bodies {
+    run: u64,
+    count: u64,
+}
+
+impl Bodies {
+    fn body(&self, i: u64) -> Vec<u8> {
+        let (object, entry) = entry_for("whatsapp", self.run, i);
+        json!({"object": object, "entry": [entry]})
+            .to_string()
+            .into_bytes()
+    }
+}
+
+fn wa_bodies(run: u64, count: u64) -> Bodies {
+    Bodies { run, count }
 }
 
 async fn pending(url: &str) -> anyhow::Result<i64> {
@@ -354,8 +368,9 @@ async fn end_to_end(
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut handles = Vec::new();
-    for (i, body) in bodies.into_iter().enumerate() {
+    for i in 0..bodies.count {
         tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
+        let body = bodies.body(i);
         let v: Value = serde_json::from_slice(&body)?;
         let wamid = v["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
             .as_str()

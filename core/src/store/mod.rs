@@ -85,6 +85,9 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(Duration::from_secs(30))
+                    // A file does not drop connections; a ping per
+                    // transaction was one more wait on every commit.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
