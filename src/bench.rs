@@ -43,6 +43,10 @@ pub struct BenchArgs {
     pub redis_url: Option<String>,
     #[arg(long, env = "CRM_BENCH_AMQP_URL")]
     pub amqp_url: Option<String>,
+    /// Times each measurement is repeated (contenders take turns); medians
+    /// are reported, so a slow spell of the machine does not decide a ratio.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
     /// Run only these phases (default: all; scale-out needs the three URLs).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Phase>,
@@ -286,6 +290,7 @@ async fn pending(url: &str) -> anyhow::Result<i64> {
 async fn drain(
     env: &[(String, String)],
     db: &str,
+    run: u64,
     n: u64,
     concurrency: usize,
     workers: usize,
@@ -294,7 +299,7 @@ async fn drain(
     wait_healthy(&base).await?;
     let l = load(
         &format!("{base}/webhooks/meta"),
-        wa_bodies(900 + workers as u64, n),
+        wa_bodies(run, n),
         concurrency,
         true,
     )
@@ -423,111 +428,199 @@ fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-struct Printer;
+/// Intake contenders measured turn by turn, `rounds` times each, so a slow
+/// spell of the machine hits all of them alike; figures are medians.
+struct Contender {
+    name: &'static str,
+    url: String,
+    sign: bool,
+    /// A database whose pending events must be drained before the next
+    /// contender runs (a `crm serve` keeps working after its load ends).
+    settle: Option<String>,
+    runs: Vec<Load>,
+}
 
-impl Printer {
-    fn push(&mut self, v: Value) {
-        println!("{v}");
+impl Contender {
+    fn new(name: &'static str, url: String, sign: bool) -> Self {
+        Self {
+            name,
+            url,
+            sign,
+            settle: None,
+            runs: Vec::new(),
+        }
+    }
+
+    /// The round with the median throughput.
+    fn median(&self) -> Option<&Load> {
+        let mut by_rps: Vec<&Load> = self.runs.iter().collect();
+        by_rps.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        by_rps.get(by_rps.len() / 2).copied()
+    }
+
+    fn report(&self) -> Value {
+        let rps: Vec<f64> = self.runs.iter().map(|l| l.rps.round()).collect();
+        match self.median() {
+            Some(m) => json!({"name": self.name, "requests_per_s": m.rps.round(), "p50_ms": m.p50,
+                              "p99_ms": m.p99, "ok": m.ok, "rounds_requests_per_s": rps}),
+            None => json!({"name": self.name, "error": "not measured"}),
+        }
     }
 }
 
-fn report(name: &str, l: &Load, base: &Load) -> Value {
-    json!({"name": name, "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99, "ok": l.ok,
-           "ratio_vs_baseline": (l.rps / base.rps * 1000.0).round() / 1000.0})
+/// Rounds of closed-loop load over every contender in turn.
+async fn rounds(
+    contenders: &mut [Contender],
+    args: &BenchArgs,
+    first_run: u64,
+) -> anyhow::Result<()> {
+    for round in 0..args.rounds {
+        for (i, c) in contenders.iter_mut().enumerate() {
+            // A distinct run number per measurement: no body is sent twice.
+            let run = first_run + u64::from(round) * 10 + i as u64;
+            let l = load(
+                &c.url,
+                wa_bodies(run, args.requests),
+                args.concurrency,
+                c.sign,
+            )
+            .await?;
+            eprintln!("bench: round {round} {}: {:.0} req/s", c.name, l.rps);
+            c.runs.push(l);
+            if let Some(db) = &c.settle {
+                let started = Instant::now();
+                while pending(db).await? > 0 && started.elapsed() < Duration::from_secs(120) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ratio(name: &str, a: &Contender, b: &Contender, target: f64) -> Value {
+    match (a.median(), b.median()) {
+        (Some(x), Some(y)) => {
+            let r = (x.rps / y.rps * 1000.0).round() / 1000.0;
+            json!({"name": name, "ratio": r, "target": target, "met": r >= target})
+        }
+        _ => json!({"name": name, "error": "not measured"}),
+    }
+}
+
+fn median_of(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_core::util::new_id()));
     std::fs::create_dir_all(&dir)?;
     let phase = |p: Phase| args.only.is_empty() || args.only.contains(&p);
-    let embedded = phase(Phase::Intake) || phase(Phase::Drain);
     let scale_out = match (&args.pg_url, &args.redis_url, &args.amqp_url) {
         (Some(pg), Some(redis), Some(amqp)) if phase(Phase::ScaleOut) => Some((pg, redis, amqp)),
         _ => None,
     };
-    // Printed as measured, so a later failure keeps what was already found.
-    let mut results = Printer;
     eprintln!(
-        "bench: {} requests at concurrency {}",
-        args.requests, args.concurrency
+        "bench: {} requests at concurrency {}, {} rounds",
+        args.requests, args.concurrency, args.rounds
     );
+    // Printed as measured, so a later failure keeps what was already found.
+    let print = |v: Value| println!("{v}");
 
-    // Baselines, measured in this run with the same generator and concurrency.
-    let bare_l = if embedded || scale_out.is_some() {
-        let bare = bare_axum().await?;
-        let l = load(&bare, wa_bodies(1, args.requests), args.concurrency, true).await?;
-        results.push(json!({"name": "baseline bare axum", "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99}));
-        Some(l)
-    } else {
-        None
-    };
-    let raw_l = if embedded {
+    if phase(Phase::Intake) {
+        // Embedded: `crm api` alone, and `crm serve` with its workers
+        // draining what it takes in, against bare axum and raw inserts.
         let raw_url = format!("sqlite://{}/raw.db?mode=rwc", dir.display());
-        let raw = raw_insert_server(&raw_url).await?;
-        let l = load(&raw, wa_bodies(2, args.requests), args.concurrency, false).await?;
-        results.push(json!({"name": "baseline raw SQLite WAL single-row inserts", "requests_per_s": l.rps.round(), "p50_ms": l.p50, "p99_ms": l.p99}));
-        Some(l)
-    } else {
-        None
-    };
-
-    if let (true, Some(bare_l), Some(raw_l)) = (phase(Phase::Intake), &bare_l, &raw_l) {
-        // Embedded intake into `crm serve`, its workers draining at the same time.
-        let emb_dir = dir.join("embedded");
-        let emb_env = vec![("CRM_DATA_DIR".to_string(), emb_dir.display().to_string())];
-        let (_serve, base) = spawn("serve", &emb_env)?;
-        wait_healthy(&base).await?;
-        let l = load(
-            &format!("{base}/webhooks/meta"),
-            wa_bodies(3, args.requests),
-            args.concurrency,
-            true,
-        )
-        .await?;
-        results.push(report("embedded intake vs bare axum", &l, bare_l));
-        results.push(report("embedded intake vs raw SQLite inserts", &l, raw_l));
+        let api_env = vec![(
+            "CRM_DATA_DIR".to_string(),
+            dir.join("api").display().to_string(),
+        )];
+        let serve_env = vec![(
+            "CRM_DATA_DIR".to_string(),
+            dir.join("serve").display().to_string(),
+        )];
+        let (api, api_base) = spawn("api", &api_env)?;
+        let (serve, serve_base) = spawn("serve", &serve_env)?;
+        wait_healthy(&api_base).await?;
+        wait_healthy(&serve_base).await?;
+        let mut c = [
+            Contender::new("baseline bare axum", bare_axum().await?, true),
+            Contender::new(
+                "baseline raw SQLite WAL single-row inserts",
+                raw_insert_server(&raw_url).await?,
+                false,
+            ),
+            Contender::new(
+                "embedded intake, crm api",
+                format!("{api_base}/webhooks/meta"),
+                true,
+            ),
+            Contender {
+                settle: Some(format!("sqlite://{}/serve/crm.db", dir.display())),
+                ..Contender::new(
+                    "embedded intake, crm serve (workers draining)",
+                    format!("{serve_base}/webhooks/meta"),
+                    true,
+                )
+            },
+        ];
+        rounds(&mut c, &args, 100).await?;
+        api.terminate();
+        serve.terminate();
+        let [bare, raw, api, serve] = &c;
+        for x in &c {
+            print(x.report());
+        }
+        print(ratio("crm api vs bare axum", api, bare, 0.5));
+        print(ratio("crm api vs raw SQLite inserts", api, raw, 0.5));
+        print(ratio("crm serve vs bare axum", serve, bare, 0.5));
+        print(ratio("crm serve vs raw SQLite inserts", serve, raw, 0.5));
     }
-    if let (true, Some(bare_l), Some(raw_l)) = (phase(Phase::Drain), &bare_l, &raw_l) {
+    if phase(Phase::Drain) {
         // A backlog stored by `crm api` alone, then drained by a worker.
-        let drain_dir = dir.join("drain");
-        let drain_env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
-        let drain_db = format!("sqlite://{}/crm.db", drain_dir.display());
-        let (rate, api_only) = drain(
-            &drain_env,
-            &drain_db,
-            args.drain_events,
-            args.concurrency,
-            1,
-        )
-        .await?;
-        results.push(report(
-            "embedded intake, api role alone (no workers) vs bare axum",
-            &api_only,
-            bare_l,
-        ));
-        results.push(report(
-            "embedded intake, api role alone (no workers) vs raw SQLite inserts",
-            &api_only,
-            raw_l,
-        ));
-        results.push(json!({"name": "embedded drain (1 worker process)", "events_per_s": rate.round(), "target": 2000}));
+        let mut rates = Vec::new();
+        for round in 0..args.rounds {
+            let drain_dir = dir.join(format!("drain-{round}"));
+            let env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
+            let db = format!("sqlite://{}/crm.db", drain_dir.display());
+            let run = 900 + u64::from(round);
+            let (rate, _) = drain(&env, &db, run, args.drain_events, args.concurrency, 1).await?;
+            eprintln!("bench: round {round} embedded drain: {rate:.0} events/s");
+            rates.push(rate.round());
+        }
+        print(
+            json!({"name": "embedded drain (1 worker process)", "events_per_s": median_of(rates.clone()),
+                     "rounds_events_per_s": rates, "target": 2000}),
+        );
     }
     if phase(Phase::E2e) {
-        let e2e_dir = dir.join("e2e");
-        let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
-        let token = token_for(&env)?;
-        let (_serve, base) = spawn("serve", &env)?;
-        wait_healthy(&base).await?;
-        let (p50, p99, seen, ok) =
-            end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
-        results.push(json!({"name": "embedded end-to-end", "rate_per_s": args.e2e_rate, "accepted": ok, "observed": seen,
-                        "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}));
+        let mut p99s = Vec::new();
+        for round in 0..args.rounds {
+            let env = vec![(
+                "CRM_DATA_DIR".to_string(),
+                dir.join(format!("e2e-{round}")).display().to_string(),
+            )];
+            let token = token_for(&env)?;
+            let (serve, base) = spawn("serve", &env)?;
+            wait_healthy(&base).await?;
+            let (p50, p99, seen, ok) =
+                end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
+            serve.terminate();
+            eprintln!("bench: round {round} end to end: p50 {p50:.1} ms, p99 {p99:.1} ms");
+            print(
+                json!({"name": "embedded end-to-end", "round": round, "rate_per_s": args.e2e_rate, "accepted": ok,
+                         "observed": seen, "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}),
+            );
+            p99s.push(p99);
+        }
+        print(
+            json!({"name": "embedded end-to-end p99, median of rounds", "p99_ms": median_of(p99s.clone()),
+                     "worst_p99_ms": p99s.iter().copied().fold(0.0, f64::max), "target_p99_ms": 100}),
+        );
     }
 
-    if let (Some((pg, redis, amqp)), Some(bare_l)) = (scale_out, &bare_l) {
-        let raw = raw_insert_server(pg).await?;
-        let raw_pg = load(&raw, wa_bodies(5, args.requests), args.concurrency, false).await?;
-        results.push(json!({"name": "baseline raw PostgreSQL single-row inserts", "requests_per_s": raw_pg.rps.round(), "p50_ms": raw_pg.p50, "p99_ms": raw_pg.p99}));
+    if let Some((pg, redis, amqp)) = scale_out {
         let env = vec![
             ("CRM_DATABASE_URL".to_string(), pg.clone()),
             ("CRM_QUEUE_URL".to_string(), redis.clone()),
@@ -539,23 +632,42 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ];
         let (api, base) = spawn("api", &env)?;
         wait_healthy(&base).await?;
-        let l = load(
-            &format!("{base}/webhooks/meta"),
-            wa_bodies(6, args.requests),
-            args.concurrency,
-            true,
-        )
-        .await?;
-        results.push(report("scale-out intake (1 api) vs bare axum", &l, bare_l));
-        results.push(report(
-            "scale-out intake (1 api) vs raw PostgreSQL inserts",
-            &l,
-            &raw_pg,
-        ));
+        let mut c = [
+            Contender::new("baseline bare axum", bare_axum().await?, true),
+            Contender::new(
+                "baseline raw PostgreSQL single-row inserts",
+                raw_insert_server(pg).await?,
+                false,
+            ),
+            Contender::new(
+                "scale-out intake, crm api on PostgreSQL + Redis",
+                format!("{base}/webhooks/meta"),
+                true,
+            ),
+        ];
+        rounds(&mut c, &args, 500).await?;
         api.terminate();
-        let (rate, _) = drain(&env, pg, args.drain_events, args.concurrency, 2).await?;
-        results.push(
-            json!({"name": "scale-out drain (2 worker processes)", "events_per_s": rate.round()}),
+        let [bare, raw, api] = &c;
+        for x in &c {
+            print(x.report());
+        }
+        print(ratio("scale-out crm api vs bare axum", api, bare, 0.5));
+        print(ratio(
+            "scale-out crm api vs raw PostgreSQL inserts",
+            api,
+            raw,
+            0.5,
+        ));
+        let mut rates = Vec::new();
+        for round in 0..args.rounds {
+            let run = 950 + u64::from(round);
+            let (rate, _) = drain(&env, pg, run, args.drain_events, args.concurrency, 2).await?;
+            eprintln!("bench: round {round} scale-out drain: {rate:.0} events/s");
+            rates.push(rate.round());
+        }
+        print(
+            json!({"name": "scale-out drain (2 worker processes)", "events_per_s": median_of(rates.clone()),
+                     "rounds_events_per_s": rates, "target": 2000}),
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -554,15 +554,39 @@ pub struct KnownCustomer {
     pub wa_id: Option<String>,
 }
 
+impl KnownCustomer {
+    /// What a contact tells of a customer (`phone` in E.164).
+    pub fn from_contact(c: &ContactInput, phone: Option<&str>) -> Self {
+        Self {
+            name: c.name.clone(),
+            phone: phone.map(str::to_string),
+            email: c.email.clone(),
+            wa_id: c.wa_id.clone(),
+        }
+    }
+
+    /// Fills the empty fields the contact carries; known fields are never
+    /// overwritten. Returns whether anything was filled.
+    pub fn fill_from(&mut self, c: &ContactInput, phone: Option<&str>) -> bool {
+        let mut filled = false;
+        let mut fill = |have: &mut Option<String>, new: Option<&str>| {
+            if have.is_none() && new.is_some() {
+                *have = new.map(str::to_string);
+                filled = true;
+            }
+        };
+        fill(&mut self.name, c.name.as_deref());
+        fill(&mut self.phone, phone);
+        fill(&mut self.email, c.email.as_deref());
+        fill(&mut self.wa_id, c.wa_id.as_deref());
+        filled
+    }
+}
+
 /// Whether an inbound contact brings something a returning customer's record
-/// lacks. Known fields are never overwritten, so only an empty field that the
-/// contact carries counts.
+/// lacks: only an empty field that the contact carries counts.
 pub fn fields_to_fill(known: &KnownCustomer, c: &ContactInput, phone: Option<&str>) -> bool {
-    let fills = |have: &Option<String>, new: Option<&str>| have.is_none() && new.is_some();
-    fills(&known.name, c.name.as_deref())
-        || fills(&known.phone, phone)
-        || fills(&known.email, c.email.as_deref())
-        || fills(&known.wa_id, c.wa_id.as_deref())
+    known.clone().fill_from(c, phone)
 }
 
 // ---------------------------------------------------------------------------

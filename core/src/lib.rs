@@ -9,6 +9,7 @@ pub mod identity;
 pub mod intake;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod queue;
 pub mod redact;
 pub mod rules;

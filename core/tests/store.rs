@@ -7,41 +7,14 @@ use crm_core::model::{ContactInput, LeadInput, MessageInput, StatusInput};
 use crm_core::store::{CustomerFilter, NewInboundEvent, Store};
 use serde_json::json;
 
-fn required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
+mod common;
 
 async fn sqlite() -> Store {
-    let dir = std::env::temp_dir().join(format!("crm-store-{}", crm_core::util::new_id()));
-    let store = Store::connect(&format!("sqlite://{}/crm.db", dir.display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    store
+    common::sqlite().await.0
 }
 
-/// A fresh PostgreSQL database per test, or None (skip) when none is reachable.
 async fn postgres() -> Option<Store> {
-    let base = std::env::var("CRM_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    use sqlx::Connection;
-    let mut conn = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(!required(), "PostgreSQL required but unreachable: {e}");
-            eprintln!("SKIP PostgreSQL store tests: {e}");
-            return None;
-        }
-    };
-    let name = format!("crm_store_{}", crm_core::util::new_id().to_lowercase());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
+    common::postgres().await.map(|(s, _)| s)
 }
 
 fn phone(p: &str) -> ContactInput {

@@ -3,8 +3,6 @@
 //! single-writer engine (SQLite) this turns N lock acquisitions and commits
 //! into one; on PostgreSQL it saves round trips and commits.
 
-use std::time::Duration;
-
 use crm_core::model::{Action, DomainEvent};
 use crm_core::store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -18,11 +16,6 @@ pub struct EventApplier {
 
 const MAX_BATCH: usize = 64;
 
-/// How long one applier transaction may keep taking events. On SQLite the
-/// store has one writer, which intake needs too: a `crm serve` under a flood
-/// answers webhooks only between worker transactions.
-const TX_BUDGET: Duration = Duration::from_millis(5);
-
 impl EventApplier {
     pub fn spawn(store: Store) -> Self {
         let (tx, mut rx) = mpsc::channel::<(String, Vec<Action>, Reply)>(1024);
@@ -34,30 +27,21 @@ impl EventApplier {
                 let batch = std::mem::take(&mut batch);
                 let (work, replies): (Vec<(String, Vec<Action>)>, Vec<Reply>) =
                     batch.into_iter().map(|(id, a, r)| ((id, a), r)).unzip();
-                let mut replies = replies.into_iter();
-                let mut rest = work.as_slice();
-                while !rest.is_empty() {
-                    match store.apply_events(rest, Some(TX_BUDGET)).await {
-                        Ok(results) => {
-                            // Never empty for a non-empty batch; guard anyway.
-                            let done = results.len().max(1);
-                            rest = rest.get(done..).unwrap_or_default();
-                            for (res, reply) in results.into_iter().zip(&mut replies) {
-                                let _ = reply.send(Ok(res));
-                            }
+                match store.apply_events(&work).await {
+                    Ok(results) => {
+                        for (res, reply) in results.into_iter().zip(replies) {
+                            let _ = reply.send(Ok(res));
                         }
-                        Err(_) if rest.len() > 1 => {
-                            // One bad event must not fail its neighbours.
-                            for ((id, actions), reply) in rest.iter().zip(&mut replies) {
-                                let _ = reply.send(store.apply_event(id, actions).await);
-                            }
-                            rest = &[];
+                    }
+                    Err(_) if work.len() > 1 => {
+                        // One bad event must not fail its neighbours.
+                        for ((id, actions), reply) in work.iter().zip(replies) {
+                            let _ = reply.send(store.apply_event(id, actions).await);
                         }
-                        Err(e) => {
-                            for reply in &mut replies {
-                                let _ = reply.send(Err(StoreError::Invalid(e.to_string())));
-                            }
-                            rest = &[];
+                    }
+                    Err(e) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Invalid(e.to_string())));
                         }
                     }
                 }

@@ -1,229 +1,68 @@
 //! Turning parsed inbound signals into customers, leads, conversations,
-//! messages, cards and timeline entries. Every write is keyed by a natural key
-//! and every state change is conditional, so running any of these twice has no
-//! second effect.
+//! messages, cards and timeline entries, a batch of events at a time.
 //!
-//! Round trips are what an event costs (each statement waits on the database),
-//! so each step asks one question: one query finds every identity of a contact
-//! with its customer, one finds a message or its early statuses, and writes
-//! that nothing later in the transaction reads (timeline entries, `done`
-//! marks, activity times) are collected and written once per transaction.
+//! Round trips are what an event costs (each statement waits on the
+//! database), so a batch costs a fixed number of them, not a number per
+//! event: one query per kind of natural key reads what the store holds for
+//! the whole batch, [`crate::plan`] decides every row as one-by-one
+//! processing would, and one multi-row statement per table writes them.
+//! Every write is still keyed and every state change conditional, so
+//! running a batch twice has no second effect; a plan made stale by another
+//! writer (PostgreSQL) shows as fewer rows written than planned, and the
+//! batch is rolled back and planned again from fresh reads.
 
-use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
 use super::{
     Engine, INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks,
     values_rows,
 };
-use crate::identity::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
-use crate::model::{
-    Action, ContactInput, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput,
-};
-use crate::rules::{best_status, status_rank};
+use crate::identity::KnownCustomer;
+use crate::model::{Action, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput};
+use crate::plan::{Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan};
+use crate::rules::status_rank;
 use crate::util::{new_id, now_ms};
 use crate::with_write_retry;
 
-/// Who an inbound signal turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub customer_id: String,
-    pub created: bool,
-}
-
-struct TimelineRow {
-    customer_id: String,
-    kind: &'static str,
-    natural_key: String,
-    summary: Option<String>,
-    data: String,
-    occurred_at: i64,
-}
-
-/// Writes nothing later in the same transaction reads, collected while it runs
-/// and written with one multi-row statement each by `flush`, just before the
-/// commit. Also memoises what is read once per transaction.
-#[derive(Default)]
-pub(crate) struct Deferred {
-    timeline: Vec<TimelineRow>,
-    done: Vec<String>,
-    touched: Vec<String>,
-    first_stage: Option<Option<StageRef>>,
-}
-
-impl Deferred {
-    fn timeline(
-        &mut self,
-        customer_id: &str,
-        kind: &'static str,
-        natural_key: String,
-        summary: Option<String>,
-        data: &serde_json::Value,
-        occurred_at: i64,
-    ) {
-        self.timeline.push(TimelineRow {
-            customer_id: customer_id.to_string(),
-            kind,
-            natural_key,
-            summary,
-            data: data.to_string(),
-            occurred_at,
-        });
-    }
-
-    /// The first stage of the default pipeline, read once per transaction.
-    async fn first_stage(&mut self, conn: &mut AnyConnection) -> StoreResult<Option<StageRef>> {
-        if let Some(stage) = &self.first_stage {
-            return Ok(stage.clone());
-        }
-        let row = sqlx::query(
-            "SELECT id, name FROM stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
-        )
-        .bind(DEFAULT_PIPELINE_ID)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let stage = match row {
-            Some(r) => Some(StageRef {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-            }),
-            None => None,
-        };
-        self.first_stage = Some(stage.clone());
-        Ok(stage)
-    }
-
-    pub(crate) async fn flush(self, conn: &mut AnyConnection, engine: Engine) -> StoreResult<()> {
-        let now = now_ms();
-        let size = |t: &TimelineRow| {
-            t.data.len() + t.natural_key.len() + t.summary.as_ref().map_or(0, String::len) + 96
-        };
-        for chunk in statement_chunks(&self.timeline, engine.statement_bytes(), size) {
-            let sql = format!(
-                "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at) \
-                 VALUES {} ON CONFLICT (kind, natural_key) DO NOTHING",
-                values_rows(2, chunk.len(), 7, "$1")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-            for t in chunk {
-                q = q
-                    .bind(new_id())
-                    .bind(&t.customer_id)
-                    .bind(t.kind)
-                    .bind(&t.natural_key)
-                    .bind(t.summary.as_deref())
-                    .bind(&t.data)
-                    .bind(t.occurred_at);
-            }
-            q.execute(&mut *conn).await?;
-        }
-        update_where_id_in(
-            conn,
-            "UPDATE inbound_events SET status = 'done', processed_at = $1, updated_at = $1, last_error = NULL WHERE status = 'pending' AND id IN",
-            now,
-            &self.done,
-        )
-        .await?;
-        let mut touched = self.touched;
-        touched.sort_unstable();
-        touched.dedup();
-        update_where_id_in(
-            conn,
-            "UPDATE customers SET updated_at = $1 WHERE id IN",
-            now,
-            &touched,
-        )
-        .await
-    }
-}
-
-/// `{head} ($2, …)` with `$1` = `now`, a chunk of ids at a time.
-async fn update_where_id_in(
-    conn: &mut AnyConnection,
-    head: &str,
-    now: i64,
-    ids: &[String],
-) -> StoreResult<()> {
-    for chunk in ids.chunks(INSERT_CHUNK) {
-        let sql = format!("{head} ({})", placeholders(2, chunk.len()));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
+type AnyQuery = sqlx::query::Query<'static, Any, AnyArguments>;
 
 impl Store {
     /// Applies every action of one inbound event and marks the event done, in
-    /// one transaction: one commit per event on the hot path. A failure rolls
-    /// all of it back; the caller then applies item by item to isolate it.
+    /// one transaction. A failure rolls all of it back.
     pub async fn apply_event(
         &self,
         event_id: &str,
         actions: &[Action],
     ) -> StoreResult<Vec<DomainEvent>> {
-        let mut all = self
-            .apply_events(&[(event_id.to_string(), actions.to_vec())], None)
-            .await?;
+        let mut all = self.apply_batch(&[(Some(event_id), actions)]).await?;
         Ok(all.pop().unwrap_or_default())
     }
 
     /// Group commit for workers: several events' actions and `done` marks in
-    /// one transaction, all or nothing; on error the caller falls back to
-    /// `apply_event` per event, which isolates the culprit. With a `budget`,
-    /// no further event starts once the transaction has run that long while
-    /// another transaction waits to write (intake, on SQLite's single
-    /// writer): the result then covers a prefix of `batch`, at least one event.
+    /// one transaction. All or nothing; on error the caller falls back to
+    /// `apply_event` per event, which isolates the culprit.
     pub async fn apply_events(
         &self,
         batch: &[(String, Vec<Action>)],
-        budget: Option<Duration>,
     ) -> StoreResult<Vec<Vec<DomainEvent>>> {
-        with_write_retry!(self, |tx| {
-            let started = Instant::now();
-            let mut deferred = Deferred::default();
-            let mut all = Vec::with_capacity(batch.len());
-            let mut result = Ok(());
-            'events: for (event_id, actions) in batch {
-                if !all.is_empty()
-                    && budget.is_some_and(|b| started.elapsed() >= b)
-                    && self.write_wanted()
-                {
-                    break;
-                }
-                let mut events = Vec::new();
-                for a in actions {
-                    result = apply_action_in(&mut tx, &mut deferred, a, &mut events).await;
-                    if result.is_err() {
-                        break 'events;
-                    }
-                }
-                deferred.done.push(event_id.clone());
-                all.push(events);
-            }
-            match result {
-                Ok(()) => deferred.flush(&mut tx, self.engine).await.map(|_| all),
-                Err(e) => Err(e),
-            }
-        })
+        let batch: Vec<(Option<&str>, &[Action])> = batch
+            .iter()
+            .map(|(id, actions)| (Some(id.as_str()), actions.as_slice()))
+            .collect();
+        self.apply_batch(&batch).await
     }
 
-    /// One action in its own transaction.
+    /// One action in its own transaction (no event is marked done).
     pub async fn apply_action(&self, action: &Action) -> StoreResult<Vec<DomainEvent>> {
-        with_write_retry!(self, |tx| {
-            let mut deferred = Deferred::default();
-            let mut events = Vec::new();
-            match apply_action_in(&mut tx, &mut deferred, action, &mut events).await {
-                Ok(()) => deferred.flush(&mut tx, self.engine).await.map(|_| events),
-                Err(e) => Err(e),
-            }
-        })
+        let mut all = self
+            .apply_batch(&[(None, std::slice::from_ref(action))])
+            .await?;
+        Ok(all.pop().unwrap_or_default())
     }
 
     pub async fn apply_lead(&self, lead: &LeadInput) -> StoreResult<Vec<DomainEvent>> {
@@ -236,6 +75,13 @@ impl Store {
 
     pub async fn apply_status(&self, st: &StatusInput) -> StoreResult<Vec<DomainEvent>> {
         self.apply_action(&Action::Status(st.clone())).await
+    }
+
+    async fn apply_batch(
+        &self,
+        batch: &[(Option<&str>, &[Action])],
+    ) -> StoreResult<Vec<Vec<DomainEvent>>> {
+        with_write_retry!(self, |tx| apply_batch_in(&mut tx, self.engine, batch).await)
     }
 
     /// Moves a customer's card on the default pipeline. With `expected_stage_id`
@@ -301,17 +147,16 @@ impl Store {
             return Err(StoreError::Conflict("card moved concurrently".into()));
         }
         let data = json!({"card_id": card_id, "from_stage_id": from, "to_stage_id": stage_id, "to_stage_name": stage_name, "by": actor});
-        let mut deferred = Deferred::default();
-        deferred.timeline(
-            customer_id,
-            "card.moved",
-            new_id(),
-            Some(format!("Moved to {stage_name}")),
-            &data,
-            now,
-        );
-        deferred.touched.push(customer_id.to_string());
-        deferred.flush(&mut tx, self.engine).await?;
+        let entry = TimelineRow {
+            customer_id: customer_id.to_string(),
+            kind: "card.moved",
+            natural_key: new_id(),
+            summary: Some(format!("Moved to {stage_name}")),
+            data: data.to_string(),
+            occurred_at: now,
+        };
+        write_timeline(&mut tx, self.engine, &[entry], now).await?;
+        touch_customers(&mut tx, &[customer_id.to_string()], now).await?;
         tx.commit().await?;
         let mut ev = DomainEvent::new("card.moved", Some(customer_id), data);
         ev.pipeline_id = Some(pipeline_id);
@@ -319,451 +164,559 @@ impl Store {
     }
 }
 
-async fn apply_action_in(
+/// Read, plan, write, in the caller's transaction.
+async fn apply_batch_in(
     conn: &mut AnyConnection,
-    deferred: &mut Deferred,
-    action: &Action,
-    events: &mut Vec<DomainEvent>,
-) -> StoreResult<()> {
-    match action {
-        Action::Lead(l) => apply_lead_in(conn, deferred, l, events).await.map(|_| ()),
-        Action::Message(m) => apply_message_in(conn, deferred, m, events).await,
-        Action::Status(s) => apply_status_in(conn, s, events).await,
-    }
+    engine: Engine,
+    batch: &[(Option<&str>, &[Action])],
+) -> StoreResult<Vec<Vec<DomainEvent>>> {
+    let actions: Vec<&[Action]> = batch.iter().map(|(_, a)| *a).collect();
+    let known = read_known(conn, &lookups(&actions)).await?;
+    let now = now_ms();
+    let plan = plan(&actions, &known, now).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let written = write_plan(conn, engine, &plan, now).await?;
+    let done: Vec<String> = batch
+        .iter()
+        .filter_map(|(id, _)| id.map(str::to_string))
+        .collect();
+    update_where_id_in(
+        conn,
+        "UPDATE inbound_events SET status = 'done', processed_at = $1, updated_at = $1, last_error = NULL WHERE status = 'pending' AND id IN",
+        now,
+        &done,
+    )
+    .await?;
+    Ok(plan
+        .events
+        .into_iter()
+        .map(|evs| {
+            evs.into_iter()
+                .filter_map(|e| match e {
+                    PlannedEvent::Ready(ev) => Some(ev),
+                    PlannedEvent::Duplicate(i) => written.duplicates.get(i).cloned().flatten(),
+                    PlannedEvent::Status(i) => written.statuses.get(i).cloned().flatten(),
+                })
+                .collect()
+        })
+        .collect())
 }
 
-/// Every natural key of a contact, most specific first, each once.
-fn identity_keys(c: &ContactInput) -> Vec<(String, String)> {
-    let mut keys = Vec::new();
-    if let Some((kind, value)) = &c.channel_identity {
-        keys.push((kind.clone(), value.clone()));
-    }
-    if let Some(p) = &c.phone {
-        for k in crate::identity::phone_match_keys(p) {
-            keys.push(("phone".to_string(), k));
+/// `(a = $k AND b = $k+1 …) OR (…)` over `rows` keys of `cols` columns.
+fn key_terms(cols: &[&str], rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let t: Vec<String> = cols
+                .iter()
+                .enumerate()
+                .map(|(c, col)| format!("{col} = ${}", r * cols.len() + c + 1))
+                .collect();
+            format!("({})", t.join(" AND "))
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// What the store holds for the keys a batch names: one query per kind.
+async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Known> {
+    let mut known = Known::default();
+    for chunk in want.identities.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "SELECT i.kind, i.value, c.id, c.name, c.phone, c.email, c.wa_id FROM customer_identities i \
+             JOIN customers c ON c.id = i.customer_id WHERE {}",
+            key_terms(&["i.kind", "i.value"], chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (kind, value) in chunk {
+            q = q.bind(kind).bind(value);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let id: String = r.try_get("id")?;
+            known
+                .owners
+                .insert((r.try_get("kind")?, r.try_get("value")?), id.clone());
+            known.customers.insert(
+                id,
+                KnownCustomer {
+                    name: r.try_get("name")?,
+                    phone: r.try_get("phone")?,
+                    email: r.try_get("email")?,
+                    wa_id: r.try_get("wa_id")?,
+                },
+            );
         }
     }
-    if let Some(e) = &c.email {
-        keys.push(("email".to_string(), e.clone()));
-    }
-    let mut seen = HashSet::new();
-    keys.retain(|k| seen.insert(k.clone()));
-    keys
-}
-
-/// The customers these keys already belong to, in one query: owner by key,
-/// and what each owner's record holds (to tell whether it needs filling).
-async fn find_identities(
-    conn: &mut AnyConnection,
-    keys: &[(String, String)],
-) -> StoreResult<(
-    HashMap<(String, String), String>,
-    HashMap<String, KnownCustomer>,
-)> {
-    let terms: Vec<String> = (0..keys.len())
-        .map(|i| format!("(i.kind = ${} AND i.value = ${})", 2 * i + 1, 2 * i + 2))
-        .collect();
-    let sql = format!(
-        "SELECT i.kind, i.value, c.id, c.name, c.phone, c.email, c.wa_id FROM customer_identities i \
-         JOIN customers c ON c.id = i.customer_id WHERE {}",
-        terms.join(" OR ")
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (kind, value) in keys {
-        q = q.bind(kind).bind(value);
-    }
-    let mut owners = HashMap::new();
-    let mut customers = HashMap::new();
-    for r in q.fetch_all(&mut *conn).await? {
-        let id: String = r.try_get("id")?;
-        owners.insert((r.try_get("kind")?, r.try_get("value")?), id.clone());
-        customers.insert(
-            id,
-            KnownCustomer {
-                name: r.try_get("name")?,
-                phone: r.try_get("phone")?,
-                email: r.try_get("email")?,
-                wa_id: r.try_get("wa_id")?,
-            },
+    for chunk in want.messages.chunks(INSERT_CHUNK) {
+        let terms = key_terms(&["channel", "external_id"], chunk.len());
+        let sql = format!(
+            "SELECT 'message' AS what, channel, external_id, CAST(NULL AS TEXT) AS status, CAST(0 AS BIGINT) AS occurred_at, \
+             CAST(NULL AS BIGINT) AS error_code FROM messages WHERE {terms} \
+             UNION ALL SELECT 'status', channel, external_id, status, occurred_at, error_code FROM message_statuses WHERE {terms}"
         );
-    }
-    Ok((owners, customers))
-}
-
-/// Claims identity keys for a customer; returns the keys it got (a key
-/// already owned stays with its owner).
-async fn insert_identities(
-    conn: &mut AnyConnection,
-    keys: &[&(String, String)],
-    customer_id: &str,
-    now: i64,
-) -> StoreResult<usize> {
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let sql = format!(
-        "INSERT INTO customer_identities (kind, value, customer_id, created_at) VALUES {} \
-         ON CONFLICT (kind, value) DO NOTHING RETURNING kind",
-        values_rows(3, keys.len(), 2, "$1, $2")
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(customer_id)
-        .bind(now);
-    for (kind, value) in keys {
-        q = q.bind(kind).bind(value);
-    }
-    Ok(q.fetch_all(&mut *conn).await?.len())
-}
-
-/// Creates a customer, or fills the empty fields of an existing one (what
-/// staff or an earlier lead recorded is never overwritten) and marks it active.
-async fn upsert_customer(
-    conn: &mut AnyConnection,
-    id: &str,
-    c: &ContactInput,
-    phone: Option<&str>,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO customers (id, name, phone, email, wa_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-         ON CONFLICT (id) DO UPDATE SET name = COALESCE(customers.name, excluded.name), phone = COALESCE(customers.phone, excluded.phone), \
-         email = COALESCE(customers.email, excluded.email), wa_id = COALESCE(customers.wa_id, excluded.wa_id), updated_at = excluded.updated_at",
-    )
-    .bind(id)
-    .bind(c.name.as_deref())
-    .bind(phone)
-    .bind(c.email.as_deref())
-    .bind(c.wa_id.as_deref())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Finds the customer an inbound contact belongs to, or creates one (with its
-/// card on the default pipeline's first stage). Phone and e-mail pointing at
-/// two different customers attach to the phone match and record a possible
-/// duplicate for a person to review; nothing is merged silently.
-async fn resolve_customer(
-    conn: &mut AnyConnection,
-    deferred: &mut Deferred,
-    c: &ContactInput,
-    now: i64,
-    events: &mut Vec<DomainEvent>,
-) -> StoreResult<Resolved> {
-    let keys = identity_keys(c);
-    if keys.is_empty() {
-        return Err(StoreError::Invalid(
-            "contact has no phone, e-mail or channel id".into(),
-        ));
-    }
-    let (owners, known) = find_identities(conn, &keys).await?;
-    let (by_phone, by_email, by_channel) = pick_matches(&keys, &owners);
-    let phone_text = c.phone.as_ref().map(|p| p.as_str().to_string());
-    let (customer_id, email_match) = match decide_match(by_phone, by_email, by_channel) {
-        MatchDecision::New => {
-            let id = new_id();
-            upsert_customer(conn, &id, c, phone_text.as_deref(), now).await?;
-            let all: Vec<&(String, String)> = keys.iter().collect();
-            if insert_identities(conn, &all, &id, now).await? < all.len() {
-                // Someone else created this person since our lookup.
-                return Err(StoreError::Retry);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (channel, external_id) in chunk {
+            q = q.bind(channel).bind(external_id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let what: String = r.try_get("what")?;
+            let key = (r.try_get("channel")?, r.try_get("external_id")?);
+            if what == "message" {
+                known.messages.insert(key);
+            } else {
+                known.early_statuses.entry(key).or_default().push((
+                    r.try_get("status")?,
+                    r.try_get("occurred_at")?,
+                    r.try_get("error_code")?,
+                ));
             }
-            let mut stage_json = serde_json::Value::Null;
-            if let Some(stage) = deferred.first_stage(conn).await? {
-                sqlx::query(
-                    "INSERT INTO cards (id, customer_id, pipeline_id, stage_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (customer_id, pipeline_id) DO NOTHING",
-                )
-                .bind(new_id())
-                .bind(&id)
-                .bind(DEFAULT_PIPELINE_ID)
-                .bind(&stage.id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                stage_json = json!({"id": stage.id, "name": stage.name});
-            }
-            let data = json!({"name": c.name, "stage": stage_json});
-            deferred.timeline(
-                &id,
-                "customer.created",
-                id.clone(),
-                Some("Customer created".into()),
-                &data,
-                now,
+        }
+    }
+    for chunk in want.leads.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "SELECT source, external_id FROM leads WHERE {}",
+            key_terms(&["source", "external_id"], chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (source, external_id) in chunk {
+            q = q.bind(source).bind(external_id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            known
+                .leads
+                .insert((r.try_get("source")?, r.try_get("external_id")?));
+        }
+    }
+    for chunk in want.conversations.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "SELECT id, channel, account_id, contact_key FROM conversations WHERE {}",
+            key_terms(&["channel", "account_id", "contact_key"], chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (channel, account, contact) in chunk {
+            q = q.bind(channel).bind(account).bind(contact);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            known.conversations.insert(
+                (
+                    r.try_get("channel")?,
+                    r.try_get("account_id")?,
+                    r.try_get("contact_key")?,
+                ),
+                r.try_get("id")?,
             );
-            let mut ev = DomainEvent::new("customer.created", Some(&id), data);
-            ev.pipeline_id = Some(DEFAULT_PIPELINE_ID.to_string());
-            events.push(ev);
-            return Ok(Resolved {
-                customer_id: id,
-                created: true,
+        }
+    }
+    if !want.identities.is_empty() {
+        let stage = sqlx::query(
+            "SELECT id, name FROM stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
+        )
+        .bind(DEFAULT_PIPELINE_ID)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(s) = stage {
+            known.first_stage = Some(StageRef {
+                id: s.try_get("id")?,
+                name: s.try_get("name")?,
             });
         }
-        MatchDecision::Existing(id) => (id, None),
-        MatchDecision::ConflictUsePhone {
-            phone_match,
-            email_match,
-        } => (phone_match, Some(email_match)),
-    };
-    // A returning customer: fill what we did not know (never overwrite what
-    // staff or an earlier lead recorded) and add the keys nobody owns yet.
-    let filled = known
-        .get(&customer_id)
-        .is_none_or(|k| fields_to_fill(k, c, phone_text.as_deref()));
-    if filled {
-        upsert_customer(conn, &customer_id, c, phone_text.as_deref(), now).await?;
-    } else {
-        deferred.touched.push(customer_id.clone());
     }
-    let unowned: Vec<&(String, String)> =
-        keys.iter().filter(|k| !owners.contains_key(*k)).collect();
-    insert_identities(conn, &unowned, &customer_id, now).await?;
-    if let Some(email_match) = email_match {
-        let recorded = sqlx::query(
-            "INSERT INTO possible_duplicates (id, customer_id, other_customer_id, reason, status, created_at) VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (customer_id, other_customer_id) DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(&customer_id)
-        .bind(&email_match)
-        .bind("phone matches this customer, e-mail matches the other")
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        if recorded.rows_affected() == 1 {
-            let data = json!({"other_customer_id": email_match});
-            events.push(DomainEvent::new(
-                "customer.possible_duplicate",
-                Some(&customer_id),
-                data,
-            ));
+    Ok(known)
+}
+
+/// Runs one multi-row statement per chunk of `rows`: `head` is everything up
+/// to `VALUES`, each row binds `cols` parameters after the `shared` ones
+/// (`$1…`), `tail` follows the values (`ON CONFLICT …`, `RETURNING …`).
+#[allow(clippy::too_many_arguments)]
+async fn insert_rows<R>(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    head: &str,
+    row_tail: &str,
+    tail: &str,
+    shared: &(dyn Fn(AnyQuery) -> AnyQuery + Sync),
+    (shared_n, cols): (usize, usize),
+    rows: &[R],
+    size: impl Fn(&R) -> usize,
+    bind: impl Fn(AnyQuery, &R) -> AnyQuery,
+) -> StoreResult<Vec<AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in statement_chunks(rows, engine.statement_bytes(), &size) {
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            values_rows(shared_n + 1, chunk.len(), cols, row_tail)
+        );
+        let mut q = shared(sqlx::query(sqlx::AssertSqlSafe(sql)));
+        for r in chunk {
+            q = bind(q, r);
         }
+        out.extend(q.fetch_all(&mut *conn).await?);
     }
-    Ok(Resolved {
-        customer_id,
-        created: false,
+    Ok(out)
+}
+
+/// What conditional writes did: which planned events exist.
+struct Written {
+    duplicates: Vec<Option<DomainEvent>>,
+    statuses: Vec<Option<DomainEvent>>,
+}
+
+fn stale(what: &str) -> StoreError {
+    tracing::debug!(
+        what,
+        "plan went stale under a concurrent writer; planning again"
+    );
+    StoreError::Retry
+}
+
+async fn write_plan(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    p: &Plan,
+    now: i64,
+) -> StoreResult<Written> {
+    let str_len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    insert_rows(
+        conn,
+        engine,
+        "INSERT INTO customers (id, name, phone, email, wa_id, created_at, updated_at)",
+        "$1, $1",
+        "ON CONFLICT (id) DO UPDATE SET name = COALESCE(customers.name, excluded.name), \
+         phone = COALESCE(customers.phone, excluded.phone), email = COALESCE(customers.email, excluded.email), \
+         wa_id = COALESCE(customers.wa_id, excluded.wa_id), updated_at = excluded.updated_at",
+        &|q| q.bind(now),
+        (1, 5),
+        &p.customers,
+        |c| 64 + str_len(&c.fields.name) + str_len(&c.fields.email),
+        |q, c| {
+            let f = &c.fields;
+            q.bind(c.id.clone())
+                .bind(f.name.clone())
+                .bind(f.phone.clone())
+                .bind(f.email.clone())
+                .bind(f.wa_id.clone())
+        },
+    )
+    .await?;
+    let claimed: HashSet<(String, String)> = insert_rows(
+        conn,
+        engine,
+        "INSERT INTO customer_identities (kind, value, customer_id, created_at)",
+        "$1",
+        "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
+        &|q| q.bind(now),
+        (1, 3),
+        &p.identities,
+        |i| 48 + i.value.len(),
+        |q, i| {
+            q.bind(i.kind.clone())
+                .bind(i.value.clone())
+                .bind(i.customer_id.clone())
+        },
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("kind")?, r.try_get("value")?)))
+    .collect::<StoreResult<_>>()?;
+    if p.identities
+        .iter()
+        .any(|i| i.must_claim && !claimed.contains(&(i.kind.clone(), i.value.clone())))
+    {
+        // Someone else created this person since our read.
+        return Err(stale("identity"));
+    }
+    insert_rows(
+        conn,
+        engine,
+        "INSERT INTO cards (id, customer_id, stage_id, pipeline_id, created_at, updated_at)",
+        "$2, $1, $1",
+        "ON CONFLICT (customer_id, pipeline_id) DO NOTHING",
+        &|q| q.bind(now).bind(DEFAULT_PIPELINE_ID),
+        (2, 3),
+        &p.cards,
+        |_| 96,
+        |q, c| {
+            q.bind(c.id.clone())
+                .bind(c.customer_id.clone())
+                .bind(c.stage_id.clone())
+        },
+    )
+    .await?;
+    let recorded: HashSet<(String, String)> = insert_rows(
+        conn,
+        engine,
+        "INSERT INTO possible_duplicates (id, customer_id, other_customer_id, reason, status, created_at)",
+        "$2, 'open', $1",
+        "ON CONFLICT (customer_id, other_customer_id) DO NOTHING RETURNING customer_id, other_customer_id",
+        &|q| {
+            q.bind(now)
+                .bind("phone matches this customer, e-mail matches the other")
+        },
+        (2, 3),
+        &p.duplicates,
+        |_| 96,
+        |q, d| {
+            q.bind(d.id.clone())
+                .bind(d.customer_id.clone())
+                .bind(d.other_customer_id.clone())
+        },
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("customer_id")?, r.try_get("other_customer_id")?)))
+    .collect::<StoreResult<_>>()?;
+    let conversations = insert_rows(
+        conn,
+        engine,
+        "INSERT INTO conversations (id, customer_id, channel, account_id, contact_key, last_message_at, created_at)",
+        "$1",
+        "ON CONFLICT (channel, account_id, contact_key) DO UPDATE SET last_message_at = \
+         CASE WHEN excluded.last_message_at > conversations.last_message_at THEN excluded.last_message_at ELSE conversations.last_message_at END \
+         RETURNING id",
+        &|q| q.bind(now),
+        (1, 6),
+        &p.conversations,
+        |c| 96 + c.key.2.len(),
+        |q, c| {
+            q.bind(c.id.clone())
+                .bind(c.customer_id.clone())
+                .bind(c.key.0.clone())
+                .bind(c.key.1.clone())
+                .bind(c.key.2.clone())
+                .bind(c.last_message_at)
+        },
+    )
+    .await?;
+    let ids: HashSet<String> = conversations
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    if p.conversations.iter().any(|c| !ids.contains(&c.id)) {
+        return Err(stale("conversation"));
+    }
+    let messages = insert_rows(
+        conn,
+        engine,
+        "INSERT INTO messages (id, conversation_id, channel, external_id, direction, kind, body, payload, \
+         status, status_rank, status_at, error_code, sent_at, created_at)",
+        "$1",
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
+        &|q| q.bind(now),
+        (1, 13),
+        &p.messages,
+        |m| 160 + m.payload.len() + str_len(&m.body),
+        |q, m| {
+            let s = m.status.as_ref();
+            q.bind(m.id.clone())
+                .bind(m.conversation_id.clone())
+                .bind(m.channel.clone())
+                .bind(m.external_id.clone())
+                .bind(m.direction.clone())
+                .bind(m.kind.clone())
+                .bind(m.body.clone())
+                .bind(m.payload.clone())
+                .bind(s.map(|s| s.status.clone()))
+                .bind(s.map_or(0, |s| s.rank))
+                .bind(s.map(|s| s.at))
+                .bind(s.and_then(|s| s.error_code))
+                .bind(m.sent_at)
+        },
+    )
+    .await?;
+    if messages.len() < p.messages.len() {
+        return Err(stale("message"));
+    }
+    let leads = insert_rows(
+        conn,
+        engine,
+        "INSERT INTO leads (id, customer_id, source, external_id, event_id, received_at, name, phone, email, message, \
+         utm_source, utm_medium, utm_campaign, utm_content, utm_term, campaign_id, campaign_name, adset_id, adset_name, \
+         ad_id, ad_name, form_id, page_id, ctwa_clid, fbclid, gclid, consent, answers)",
+        "",
+        "ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
+        &|q| q,
+        (0, 28),
+        &p.leads,
+        |l| 512 + l.lead.answers.to_string().len(),
+        |q, row| {
+            let l = &row.lead;
+            let a = &l.attribution;
+            q.bind(row.id.clone())
+                .bind(row.customer_id.clone())
+                .bind(l.source.clone())
+                .bind(l.external_id.clone())
+                .bind(l.event_id.clone())
+                .bind(l.received_at)
+                .bind(l.contact.name.clone())
+                .bind(l.contact.phone.as_ref().map(|p| p.as_str().to_string()))
+                .bind(l.contact.email.clone())
+                .bind(l.message.clone())
+                .bind(a.utm_source.clone())
+                .bind(a.utm_medium.clone())
+                .bind(a.utm_campaign.clone())
+                .bind(a.utm_content.clone())
+                .bind(a.utm_term.clone())
+                .bind(a.campaign_id.clone())
+                .bind(a.campaign_name.clone())
+                .bind(a.adset_id.clone())
+                .bind(a.adset_name.clone())
+                .bind(a.ad_id.clone())
+                .bind(a.ad_name.clone())
+                .bind(a.form_id.clone())
+                .bind(a.page_id.clone())
+                .bind(a.ctwa_clid.clone())
+                .bind(a.fbclid.clone())
+                .bind(a.gclid.clone())
+                .bind(l.consent.map(i64::from))
+                .bind(l.answers.to_string())
+        },
+    )
+    .await?;
+    if leads.len() < p.leads.len() {
+        return Err(stale("lead"));
+    }
+    let statuses = apply_statuses(conn, engine, &p.statuses, now).await?;
+    write_timeline(conn, engine, &p.timeline, now).await?;
+    touch_customers(conn, &p.touched, now).await?;
+    let duplicates = p
+        .duplicates
+        .iter()
+        .map(|d| {
+            recorded
+                .contains(&(d.customer_id.clone(), d.other_customer_id.clone()))
+                .then(|| {
+                    DomainEvent::new(
+                        "customer.possible_duplicate",
+                        Some(&d.customer_id),
+                        json!({"other_customer_id": d.other_customer_id}),
+                    )
+                })
+        })
+        .collect();
+    Ok(Written {
+        duplicates,
+        statuses,
     })
 }
 
-async fn apply_lead_in(
+/// Stores every delivery status (once per message and status, even for
+/// messages not seen yet), then moves each known message forward only: a
+/// `message.status` event for each one that moved.
+async fn apply_statuses(
     conn: &mut AnyConnection,
-    deferred: &mut Deferred,
-    lead: &LeadInput,
-    events: &mut Vec<DomainEvent>,
-) -> StoreResult<Option<String>> {
-    let existing = sqlx::query("SELECT id FROM leads WHERE source = $1 AND external_id = $2")
-        .bind(&lead.source)
-        .bind(&lead.external_id)
+    engine: Engine,
+    statuses: &[StatusInput],
+    now: i64,
+) -> StoreResult<Vec<Option<DomainEvent>>> {
+    insert_rows(
+        conn,
+        engine,
+        "INSERT INTO message_statuses (channel, external_id, status, occurred_at, error_code, payload, created_at)",
+        "$1",
+        "ON CONFLICT (channel, external_id, status) DO NOTHING",
+        &|q| q.bind(now),
+        (1, 6),
+        statuses,
+        |s| 96 + s.payload.to_string().len(),
+        |q, s| {
+            q.bind(s.channel.clone())
+                .bind(s.external_id.clone())
+                .bind(s.status.clone())
+                .bind(s.occurred_at)
+                .bind(s.error_code)
+                .bind(s.payload.to_string())
+        },
+    )
+    .await?;
+    let mut out = Vec::with_capacity(statuses.len());
+    for st in statuses {
+        let Some(rank) = status_rank(&st.status) else {
+            out.push(None);
+            continue;
+        };
+        let moved = sqlx::query(
+            "UPDATE messages SET status = $3, status_rank = $4, status_at = $5, error_code = COALESCE($6, error_code) \
+             WHERE channel = $1 AND external_id = $2 AND status_rank < $4 \
+             RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
+        )
+        .bind(&st.channel)
+        .bind(&st.external_id)
+        .bind(&st.status)
+        .bind(rank)
+        .bind(st.occurred_at)
+        .bind(st.error_code)
         .fetch_optional(&mut *conn)
         .await?;
-    if existing.is_some() {
-        return Ok(None);
+        out.push(match moved {
+            Some(row) => {
+                let message_id: String = row.try_get("id")?;
+                let conversation_id: String = row.try_get("conversation_id")?;
+                let customer_id: Option<String> = row.try_get("customer_id")?;
+                Some(DomainEvent::new(
+                    "message.status",
+                    customer_id.as_deref(),
+                    json!({"message_id": message_id, "conversation_id": conversation_id, "status": st.status, "error_code": st.error_code}),
+                ))
+            }
+            None => None,
+        });
     }
-    let now = now_ms();
-    let who = resolve_customer(conn, deferred, &lead.contact, now, events).await?;
-    let id = new_id();
-    let a = &lead.attribution;
-    let inserted = sqlx::query(
-        "INSERT INTO leads (id, customer_id, source, external_id, event_id, received_at, name, phone, email, message, \
-         utm_source, utm_medium, utm_campaign, utm_content, utm_term, campaign_id, campaign_name, adset_id, adset_name, \
-         ad_id, ad_name, form_id, page_id, ctwa_clid, fbclid, gclid, consent, answers) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
-         ON CONFLICT (source, external_id) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&who.customer_id)
-    .bind(&lead.source)
-    .bind(&lead.external_id)
-    .bind(lead.event_id.as_deref())
-    .bind(lead.received_at)
-    .bind(lead.contact.name.as_deref())
-    .bind(lead.contact.phone.as_ref().map(|p| p.as_str()))
-    .bind(lead.contact.email.as_deref())
-    .bind(lead.message.as_deref())
-    .bind(a.utm_source.as_deref())
-    .bind(a.utm_medium.as_deref())
-    .bind(a.utm_campaign.as_deref())
-    .bind(a.utm_content.as_deref())
-    .bind(a.utm_term.as_deref())
-    .bind(a.campaign_id.as_deref())
-    .bind(a.campaign_name.as_deref())
-    .bind(a.adset_id.as_deref())
-    .bind(a.adset_name.as_deref())
-    .bind(a.ad_id.as_deref())
-    .bind(a.ad_name.as_deref())
-    .bind(a.form_id.as_deref())
-    .bind(a.page_id.as_deref())
-    .bind(a.ctwa_clid.as_deref())
-    .bind(a.fbclid.as_deref())
-    .bind(a.gclid.as_deref())
-    .bind(lead.consent.map(i64::from))
-    .bind(lead.answers.to_string())
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(StoreError::Retry);
-    }
-    let natural = format!("{}:{}", lead.source, lead.external_id);
-    let data = json!({"lead_id": id, "source": lead.source, "campaign_id": a.campaign_id, "utm_campaign": a.utm_campaign, "ad_id": a.ad_id});
-    let (kind, summary) = if who.created {
-        ("lead.received", format!("New lead via {}", lead.source))
-    } else {
-        (
-            "lead.reapplied",
-            format!("Re-application via {}", lead.source),
-        )
-    };
-    deferred.timeline(
-        &who.customer_id,
-        kind,
-        natural,
-        Some(summary),
-        &data,
-        lead.received_at,
-    );
-    events.push(DomainEvent::new(
-        "lead.received",
-        Some(&who.customer_id),
-        json!({"lead_id": id, "source": lead.source, "returning": !who.created}),
-    ));
-    Ok(Some(id))
+    Ok(out)
 }
 
-async fn apply_message_in(
+async fn write_timeline(
     conn: &mut AnyConnection,
-    deferred: &mut Deferred,
-    msg: &MessageInput,
-    events: &mut Vec<DomainEvent>,
+    engine: Engine,
+    rows: &[TimelineRow],
+    now: i64,
 ) -> StoreResult<()> {
-    // One question: is the message known, and which statuses came before it
-    // (out-of-order webhooks)?
-    let seen = sqlx::query(
-        "SELECT 'message' AS what, id AS status, CAST(0 AS BIGINT) AS occurred_at, CAST(NULL AS BIGINT) AS error_code \
-         FROM messages WHERE channel = $1 AND external_id = $2 \
-         UNION ALL SELECT 'status', status, occurred_at, error_code FROM message_statuses WHERE channel = $1 AND external_id = $2",
+    insert_rows(
+        conn,
+        engine,
+        "INSERT INTO timeline (id, customer_id, kind, natural_key, summary, data, occurred_at, created_at)",
+        "$1",
+        "ON CONFLICT (kind, natural_key) DO NOTHING",
+        &|q| q.bind(now),
+        (1, 7),
+        rows,
+        |t| 96 + t.data.len() + t.natural_key.len() + t.summary.as_ref().map_or(0, String::len),
+        |q, t| {
+            q.bind(new_id())
+                .bind(t.customer_id.clone())
+                .bind(t.kind)
+                .bind(t.natural_key.clone())
+                .bind(t.summary.clone())
+                .bind(t.data.clone())
+                .bind(t.occurred_at)
+        },
     )
-    .bind(&msg.channel)
-    .bind(&msg.external_id)
-    .fetch_all(&mut *conn)
     .await?;
-    let mut early = Vec::with_capacity(seen.len());
-    for r in &seen {
-        let what: String = r.try_get("what")?;
-        if what == "message" {
-            return Ok(());
-        }
-        early.push((
-            r.try_get::<String, _>("status")?,
-            r.try_get::<i64, _>("occurred_at")?,
-            r.try_get::<Option<i64>, _>("error_code")?,
-        ));
-    }
-    let now = now_ms();
-    let who = resolve_customer(conn, deferred, &msg.contact, now, events).await?;
-    let conv = sqlx::query(
-        "INSERT INTO conversations (id, customer_id, channel, account_id, contact_key, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (channel, account_id, contact_key) DO UPDATE SET last_message_at = \
-         CASE WHEN excluded.last_message_at > conversations.last_message_at THEN excluded.last_message_at ELSE conversations.last_message_at END \
-         RETURNING id",
-    )
-    .bind(new_id())
-    .bind(&who.customer_id)
-    .bind(&msg.channel)
-    .bind(&msg.account_id)
-    .bind(&msg.contact_key)
-    .bind(now)
-    .bind(msg.sent_at)
-    .fetch_one(&mut *conn)
-    .await?;
-    let conversation_id: String = conv.try_get("id")?;
-    let id = new_id();
-    let status = best_status(&early);
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, channel, external_id, direction, kind, body, payload, status, status_rank, status_at, error_code, sent_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (channel, external_id) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&conversation_id)
-    .bind(&msg.channel)
-    .bind(&msg.external_id)
-    .bind(&msg.direction)
-    .bind(&msg.kind)
-    .bind(msg.body.as_deref())
-    .bind(msg.payload.to_string())
-    .bind(status.as_ref().map(|s| s.status.as_str()))
-    .bind(status.as_ref().map_or(0, |s| s.rank))
-    .bind(status.as_ref().map(|s| s.at))
-    .bind(status.as_ref().and_then(|s| s.error_code))
-    .bind(msg.sent_at)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Err(StoreError::Retry);
-    }
-    let kind = if msg.direction == "outbound" {
-        "message.sent"
-    } else {
-        "message.received"
-    };
-    let natural = format!("{}:{}", msg.channel, msg.external_id);
-    let data = json!({"message_id": id, "external_id": msg.external_id, "conversation_id": conversation_id, "channel": msg.channel, "kind": msg.kind, "body": msg.body});
-    let summary = msg
-        .body
-        .as_deref()
-        .map(|b| b.chars().take(140).collect::<String>());
-    deferred.timeline(&who.customer_id, kind, natural, summary, &data, msg.sent_at);
-    events.push(DomainEvent::new(kind, Some(&who.customer_id), data));
-    if let Some(lead) = &msg.referral_lead {
-        Box::pin(apply_lead_in(conn, deferred, lead, events)).await?;
-    }
     Ok(())
 }
 
-async fn apply_status_in(
+/// Marks customers active now.
+async fn touch_customers(conn: &mut AnyConnection, ids: &[String], now: i64) -> StoreResult<()> {
+    update_where_id_in(
+        conn,
+        "UPDATE customers SET updated_at = $1 WHERE id IN",
+        now,
+        ids,
+    )
+    .await
+}
+
+/// `{head} ($2, …)` with `$1` = `now`, a chunk of ids at a time.
+async fn update_where_id_in(
     conn: &mut AnyConnection,
-    st: &StatusInput,
-    events: &mut Vec<DomainEvent>,
+    head: &str,
+    now: i64,
+    ids: &[String],
 ) -> StoreResult<()> {
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO message_statuses (channel, external_id, status, occurred_at, error_code, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (channel, external_id, status) DO NOTHING",
-    )
-    .bind(&st.channel)
-    .bind(&st.external_id)
-    .bind(&st.status)
-    .bind(st.occurred_at)
-    .bind(st.error_code)
-    .bind(st.payload.to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let Some(rank) = status_rank(&st.status) else {
-        return Ok(());
-    };
-    let moved = sqlx::query(
-        "UPDATE messages SET status = $3, status_rank = $4, status_at = $5, error_code = COALESCE($6, error_code) \
-         WHERE channel = $1 AND external_id = $2 AND status_rank < $4 \
-         RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
-    )
-    .bind(&st.channel)
-    .bind(&st.external_id)
-    .bind(&st.status)
-    .bind(rank)
-    .bind(st.occurred_at)
-    .bind(st.error_code)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = moved {
-        let message_id: String = row.try_get("id")?;
-        let conversation_id: String = row.try_get("conversation_id")?;
-        let customer_id: Option<String> = row.try_get("customer_id")?;
-        events.push(DomainEvent::new(
-            "message.status",
-            customer_id.as_deref(),
-            json!({"message_id": message_id, "conversation_id": conversation_id, "status": st.status, "error_code": st.error_code}),
-        ));
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let sql = format!("{head} ({})", placeholders(2, chunk.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ pub const DEFAULT_STAGES: &[&str] = &[
     "Satış Tamamlandı",
     "Takip Edilecek",
 ];
-pub const DEFAULT_PIPELINE_ID: &str = "pl_default";
+pub use crate::plan::DEFAULT_PIPELINE_ID;
 
 impl Store {
     /// Applies pending migrations and seeds the default pipeline. Safe to run

@@ -11,8 +11,6 @@ mod lease;
 mod migrate;
 mod read;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -60,9 +58,6 @@ pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     engine: Engine,
-    /// Transactions of this process waiting for a write connection: long
-    /// batch transactions check it to make way (SQLite has one writer).
-    write_waiters: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -108,7 +103,6 @@ impl Store {
                 writer,
                 reader,
                 engine: Engine::Sqlite,
-                write_waiters: Arc::default(),
             })
         } else {
             let pool = AnyPoolOptions::new()
@@ -120,7 +114,6 @@ impl Store {
                 writer: pool.clone(),
                 reader: pool,
                 engine: Engine::Postgres,
-                write_waiters: Arc::default(),
             })
         }
     }
@@ -132,18 +125,10 @@ impl Store {
     /// A write transaction. On SQLite it takes the write lock up front so a
     /// read-then-write transaction cannot fail on lock upgrade.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        self.write_waiters.fetch_add(1, Ordering::SeqCst);
-        let tx = match self.engine {
-            Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.writer.begin().await,
-        };
-        self.write_waiters.fetch_sub(1, Ordering::SeqCst);
-        Ok(tx?)
-    }
-
-    /// Whether another transaction of this process is waiting to write.
-    pub(crate) fn write_wanted(&self) -> bool {
-        self.write_waiters.load(Ordering::SeqCst) > 0
+        Ok(match self.engine {
+            Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.writer.begin().await?,
+        })
     }
 
     pub(crate) fn reader(&self) -> &AnyPool {
