@@ -201,19 +201,14 @@ async fn apply_batch_in(
         .collect())
 }
 
-/// `(a = $k AND b = $k+1 …) OR (…)` over `rows` keys of `cols` columns.
-fn key_terms(cols: &[&str], rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let t: Vec<String> = cols
-                .iter()
-                .enumerate()
-                .map(|(c, col)| format!("{col} = ${}", r * cols.len() + c + 1))
-                .collect();
-            format!("({})", t.join(" AND "))
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
+/// `(VALUES ($1, $2), ($3, $4), …) AS k` for `rows` keys of `cols` columns,
+/// to join a table's natural-key index against (columns `k.column1…`, the
+/// names both SQLite and PostgreSQL give). An `OR` of `(a = $1 AND b = $2)`
+/// terms says the same, but PostgreSQL factors the common `kind = 'phone'`
+/// out of it and scans every phone identity (measured: 22 ms for 128 keys
+/// over 10k identities, against index lookups here).
+fn keys_table(cols: usize, rows: usize) -> String {
+    format!("(VALUES {}) AS k", values_rows(1, rows, cols, ""))
 }
 
 /// What the store holds for the keys a batch names: one query per kind.
@@ -221,9 +216,10 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
     let mut known = Known::default();
     for chunk in want.identities.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "SELECT i.kind, i.value, c.id, c.name, c.phone, c.email, c.wa_id FROM customer_identities i \
-             JOIN customers c ON c.id = i.customer_id WHERE {}",
-            key_terms(&["i.kind", "i.value"], chunk.len())
+            "SELECT i.kind, i.value, c.id, c.name, c.phone, c.email, c.wa_id FROM {} \
+             JOIN customer_identities i ON i.kind = k.column1 AND i.value = k.column2 \
+             JOIN customers c ON c.id = i.customer_id",
+            keys_table(2, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (kind, value) in chunk {
@@ -246,11 +242,12 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
         }
     }
     for chunk in want.messages.chunks(INSERT_CHUNK) {
-        let terms = key_terms(&["channel", "external_id"], chunk.len());
+        let keys = keys_table(2, chunk.len());
         let sql = format!(
-            "SELECT 'message' AS what, channel, external_id, CAST(NULL AS TEXT) AS status, CAST(0 AS BIGINT) AS occurred_at, \
-             CAST(NULL AS BIGINT) AS error_code FROM messages WHERE {terms} \
-             UNION ALL SELECT 'status', channel, external_id, status, occurred_at, error_code FROM message_statuses WHERE {terms}"
+            "SELECT 'message' AS what, m.channel, m.external_id, CAST(NULL AS TEXT) AS status, CAST(0 AS BIGINT) AS occurred_at, \
+             CAST(NULL AS BIGINT) AS error_code FROM {keys} JOIN messages m ON m.channel = k.column1 AND m.external_id = k.column2 \
+             UNION ALL SELECT 'status', s.channel, s.external_id, s.status, s.occurred_at, s.error_code \
+             FROM {keys} JOIN message_statuses s ON s.channel = k.column1 AND s.external_id = k.column2"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (channel, external_id) in chunk {
@@ -272,8 +269,8 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
     }
     for chunk in want.leads.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "SELECT source, external_id FROM leads WHERE {}",
-            key_terms(&["source", "external_id"], chunk.len())
+            "SELECT l.source, l.external_id FROM {} JOIN leads l ON l.source = k.column1 AND l.external_id = k.column2",
+            keys_table(2, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (source, external_id) in chunk {
@@ -287,8 +284,9 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
     }
     for chunk in want.conversations.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "SELECT id, channel, account_id, contact_key FROM conversations WHERE {}",
-            key_terms(&["channel", "account_id", "contact_key"], chunk.len())
+            "SELECT c.id, c.channel, c.account_id, c.contact_key FROM {} JOIN conversations c \
+             ON c.channel = k.column1 AND c.account_id = k.column2 AND c.contact_key = k.column3",
+            keys_table(3, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (channel, account, contact) in chunk {
