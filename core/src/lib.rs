@@ -13,6 +13,7 @@ pub mod plan;
 pub mod queue;
 pub mod redact;
 pub mod rules;
+pub mod search;
 pub mod store;
 pub mod util;
 

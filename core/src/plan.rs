@@ -26,6 +26,7 @@ use crate::model::{
     Action, ContactInput, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput,
 };
 use crate::rules::{EarlyStatus, best_status};
+use crate::search::customer_tokens;
 use crate::util::new_id;
 
 /// (kind, value) of a customer identity: `("phone", "905321234567")`.
@@ -159,6 +160,8 @@ pub struct Plan {
     /// Applied in order after the messages are written.
     pub statuses: Vec<StatusInput>,
     pub timeline: Vec<TimelineRow>,
+    /// `(token, customer_id)` for every created or filled customer.
+    pub search: Vec<(String, String)>,
     /// Existing customers whose activity time moves to now.
     pub touched: Vec<String>,
     /// Per event of the batch, in order.
@@ -262,6 +265,12 @@ pub fn plan(batch: &[&[Action]], known: &Known, now: i64) -> Result<Plan, PlanEr
         p.plan.events.push(events);
     }
     let mut plan = p.plan;
+    for row in &plan.customers {
+        let f = p.customers.get(&row.id).unwrap_or(&row.fields);
+        for token in customer_tokens(f.name.as_deref(), f.email.as_deref(), f.phone.as_deref()) {
+            plan.search.push((token, row.id.clone()));
+        }
+    }
     dedup(&mut plan.touched);
     Ok(plan)
 }

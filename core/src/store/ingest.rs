@@ -394,6 +394,7 @@ async fn write_plan(
         },
     )
     .await?;
+    write_search_tokens(conn, engine, &p.search).await?;
     let claimed: HashSet<(String, String)> = insert_rows(
         conn,
         engine,
@@ -685,6 +686,28 @@ async fn write_timeline(
                 .bind(t.data.clone())
                 .bind(t.occurred_at)
         },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Search tokens, `(token, customer_id)`; a token a customer has is kept.
+pub(crate) async fn write_search_tokens(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    rows: &[(String, String)],
+) -> StoreResult<()> {
+    insert_rows(
+        conn,
+        engine,
+        "INSERT INTO customer_search (token, customer_id)",
+        "",
+        "ON CONFLICT (token, customer_id) DO NOTHING",
+        &|q| q,
+        (0, 2),
+        rows,
+        |(t, _)| 32 + t.len(),
+        |q, (t, c)| q.bind(t.clone()).bind(c.clone()),
     )
     .await?;
     Ok(())

@@ -6,8 +6,11 @@
 //! starting at once must not apply a migration twice: each one is applied in a
 //! transaction that first claims its version row.
 
+use super::ingest::write_search_tokens;
 use super::{Engine, Store, StoreError, StoreResult};
+use crate::search::customer_tokens;
 use crate::util::now_ms;
+use sqlx::Row;
 
 struct Migration {
     version: i64,
@@ -29,7 +32,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../../migrations/sqlite/0002_inbound_events_lean.sql"),
         postgres: include_str!("../../../migrations/postgres/0002_inbound_events_lean.sql"),
     },
+    Migration {
+        version: 3,
+        name: "customer_search",
+        sqlite: include_str!("../../../migrations/sqlite/0003_customer_search.sql"),
+        postgres: include_str!("../../../migrations/postgres/0003_customer_search.sql"),
+    },
 ];
+
+/// The migration that created `customer_search`: customers that existed
+/// before it get their tokens when it is applied.
+const SEARCH_MIGRATION: i64 = 3;
 
 /// The default pipeline's stages, in order. Seeded once; afterwards they are
 /// ordinary data that admins rename, reorder or extend.
@@ -79,7 +92,43 @@ impl Store {
             applied.push(m.version);
         }
         self.seed_default_pipeline().await?;
+        if applied.contains(&SEARCH_MIGRATION) {
+            self.index_all_customers().await?;
+        }
         Ok(applied)
+    }
+
+    /// Gives every customer its search tokens (customers created before the
+    /// search index existed), a chunk of customers per transaction.
+    pub async fn index_all_customers(&self) -> StoreResult<u64> {
+        let mut after = String::new();
+        let mut indexed = 0u64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, name, email, phone FROM customers WHERE id > $1 ORDER BY id LIMIT 500",
+            )
+            .bind(&after)
+            .fetch_all(self.reader())
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok(indexed);
+            };
+            after = last.try_get("id")?;
+            let mut tokens = Vec::new();
+            for r in &rows {
+                let id: String = r.try_get("id")?;
+                let name: Option<String> = r.try_get("name")?;
+                let email: Option<String> = r.try_get("email")?;
+                let phone: Option<String> = r.try_get("phone")?;
+                for t in customer_tokens(name.as_deref(), email.as_deref(), phone.as_deref()) {
+                    tokens.push((t, id.clone()));
+                }
+            }
+            let mut tx = self.begin_write().await?;
+            write_search_tokens(&mut tx, self.engine, &tokens).await?;
+            tx.commit().await?;
+            indexed += rows.len() as u64;
+        }
     }
 
     async fn seed_default_pipeline(&self) -> StoreResult<()> {

@@ -13,6 +13,7 @@ use crate::model::{
     Attribution, ConversationView, CustomerDetail, CustomerSummary, LeadView, MessageView,
     PipelineView, PossibleDuplicate, StageRef, StageView, TimelineEntry,
 };
+use crate::search::{prefix_end, query_terms};
 
 #[derive(Debug, Clone, Default)]
 pub struct CustomerFilter {
@@ -96,18 +97,21 @@ impl Store {
             );
         }
         if let Some(q) = &f.q {
-            let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-            arg(
-                &mut sql,
-                " AND (LOWER(c.name) LIKE ?",
-                Arg::Text(like.clone()),
-            );
-            arg(
-                &mut sql,
-                " OR LOWER(c.email) LIKE ?",
-                Arg::Text(like.clone()),
-            );
-            arg(&mut sql, " OR c.phone LIKE ?)", Arg::Text(like));
+            // Every term must start a token of the customer (index range
+            // scans; see core::search). Nothing searchable finds nothing.
+            let terms = query_terms(q);
+            if terms.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            }
+            for alternatives in terms {
+                sql.push_str(" AND c.id IN (SELECT customer_id FROM customer_search WHERE 1 = 0");
+                for prefix in alternatives {
+                    let end = prefix_end(&prefix);
+                    arg(&mut sql, " OR (token >= ?", Arg::Text(prefix));
+                    arg(&mut sql, " AND token < ?)", Arg::Text(end));
+                }
+                sql.push(')');
+            }
         }
         if let Some(s) = &f.stage_id {
             arg(&mut sql, " AND k.stage_id = ?", Arg::Text(s.clone()));
