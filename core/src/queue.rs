@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_core::backend::Vacuum;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteStorage};
 use serde::{Deserialize, Serialize};
@@ -184,20 +185,51 @@ impl JobQueue {
         moved.map_err(|e| QueueError::Backend(e.to_string()))
     }
 
-    /// Deletes finished job rows from apalis-sqlite's `Jobs` table. Its ack
-    /// statement joins the whole table against each batch, so it slows down
-    /// as done rows pile up (measured: ~1 s per 240 acks at 10k rows); the
-    /// outcome of every event lives in `inbound_events`, not here.
+    /// Forgets finished jobs; the outcome of every event lives in
+    /// `inbound_events`, not in the queue.
+    ///
+    /// - SQLite: deletes finished rows from apalis' `Jobs` table. Its ack
+    ///   statement joins every row locked by the worker against each batch,
+    ///   so it slows down as done rows pile up (measured: ~1 s per 240 acks
+    ///   at 10k rows).
+    /// - Redis: apalis keeps every job's data, metadata and result, and its
+    ///   id in a done set, forever; its own vacuum drops the first three, and
+    ///   done-set members whose data is gone go too.
     pub async fn vacuum_done(&self) -> Result<u64, QueueError> {
-        let JobQueue::Sqlite(s) = self else {
-            return Ok(0);
-        };
-        sqlx::query("DELETE FROM Jobs WHERE job_type = ?1 AND status IN ('Done', 'Killed')")
-            .bind(INGEST_QUEUE)
-            .execute(s.pool())
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(|e| QueueError::Backend(e.to_string()))
+        match self {
+            JobQueue::Sqlite(s) => {
+                sqlx::query("DELETE FROM Jobs WHERE job_type = ?1 AND status IN ('Done', 'Killed')")
+                    .bind(INGEST_QUEUE)
+                    .execute(s.pool())
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(|e| QueueError::Backend(e.to_string()))
+            }
+            JobQueue::Redis(s) => {
+                let mut storage = s.clone();
+                let dropped = Vacuum::vacuum(&mut storage)
+                    .await
+                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                let cfg = s.get_config();
+                let mut conn = s.clone().get_connection().clone();
+                let forgotten: Result<u64, _> = redis::Script::new(FORGET_DONE)
+                    .key(cfg.done_jobs_set())
+                    .key(cfg.job_data_hash())
+                    .invoke_async(&mut conn)
+                    .await;
+                forgotten.map_err(|e| QueueError::Backend(e.to_string()))?;
+                Ok(dropped as u64)
+            }
+        }
+    }
+
+    /// How often `vacuum_done` is worth running: apalis-sqlite's acks slow
+    /// down within seconds; apalis-redis' vacuum reads every job's data.
+    pub fn vacuum_every(&self) -> Duration {
+        match self {
+            JobQueue::Sqlite(_) => Duration::from_millis(50),
+            JobQueue::Redis(_) => Duration::from_secs(5),
+        }
     }
 
     /// Readiness: can we reach the queue's engine?
@@ -241,6 +273,19 @@ impl JobQueue {
         }
     }
 }
+
+/// Drops done-set members whose job data apalis' vacuum removed.
+const FORGET_DONE: &str = r"
+local ids = redis.call('smembers', KEYS[1])
+local n = 0
+for _, id in ipairs(ids) do
+    if redis.call('hexists', KEYS[2], id) == 0 then
+        redis.call('srem', KEYS[1], id)
+        n = n + 1
+    end
+end
+return n
+";
 
 const PROMOTE_DUE: &str = r"
 local ids = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))

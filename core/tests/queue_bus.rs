@@ -92,6 +92,9 @@ async fn push_and_consume(queue: JobQueue) {
     }
     let _ = stop_tx.send(());
     let _ = run.await;
+    // Finished jobs are forgotten; nothing is waiting any more.
+    queue.vacuum_done().await.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -122,7 +125,23 @@ async fn redis_queue_pushes_and_delivers() {
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("FLUSHDB").query_async(&mut c).await.unwrap();
     let q = JobQueue::connect(&QueueKind::Redis(url)).await.unwrap();
-    push_and_consume(q).await;
+    push_and_consume(q.clone()).await;
+    // apalis keeps each job's data and its id in a done set until vacuumed.
+    let JobQueue::Redis(s) = &q else {
+        unreachable!()
+    };
+    let cfg = s.get_config();
+    let data: i64 = redis::cmd("HLEN")
+        .arg(cfg.job_data_hash())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let done: i64 = redis::cmd("SCARD")
+        .arg(cfg.done_jobs_set())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!((data, done), (0, 0), "finished jobs left in Redis");
 }
 
 #[tokio::test]

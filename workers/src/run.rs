@@ -102,14 +102,18 @@ where
     while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
     let q = queue.clone();
     tokio::spawn(async move {
+        let mut vacuumed = tokio::time::Instant::now();
         loop {
             match q.promote_due(PROMOTE_CHUNK).await {
                 Ok(n) if n == PROMOTE_CHUNK => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
             }
-            if let Err(e) = q.vacuum_done().await {
-                tracing::warn!(error = %e, "vacuuming finished jobs failed");
+            if vacuumed.elapsed() >= q.vacuum_every() {
+                vacuumed = tokio::time::Instant::now();
+                if let Err(e) = q.vacuum_done().await {
+                    tracing::warn!(error = %e, "vacuuming finished jobs failed");
+                }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
