@@ -85,6 +85,19 @@ pub struct StatusInput {
     pub payload: Value,
 }
 
+/// A Messenger/Instagram receipt without message ids: every outbound message
+/// of the conversation sent up to `up_to` (ms) is delivered or read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptInput {
+    pub channel: String,
+    pub account_id: String,
+    pub contact_key: String,
+    /// `delivered` or `read`.
+    pub status: String,
+    pub up_to: i64,
+    pub occurred_at: i64,
+}
+
 /// One effect an inbound event asks for. Short-lived and few per event, so
 /// the size difference between variants costs nothing worth a box.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +106,7 @@ pub enum Action {
     Lead(LeadInput),
     Message(MessageInput),
     Status(StatusInput),
+    Receipt(ReceiptInput),
 }
 
 /// A change other parts of the system (dashboards, other api nodes) hear about

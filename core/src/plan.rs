@@ -23,7 +23,7 @@ use crate::identity::{
     KnownCustomer, MatchDecision, decide_match, fields_to_fill, phone_match_keys, pick_matches,
 };
 use crate::model::{
-    Action, ContactInput, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput,
+    Action, ContactInput, DomainEvent, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
 };
 use crate::rules::{EarlyStatus, best_status};
 use crate::search::customer_tokens;
@@ -146,6 +146,8 @@ pub enum PlannedEvent {
     Duplicate(usize),
     /// `message.status`, if `statuses[i]` moved its message forward.
     Status(usize),
+    /// `message.status` for each message `receipts[i]` moved forward.
+    Receipt(usize),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -159,6 +161,8 @@ pub struct Plan {
     pub leads: Vec<LeadRow>,
     /// Applied in order after the messages are written.
     pub statuses: Vec<StatusInput>,
+    /// Applied after the statuses.
+    pub receipts: Vec<ReceiptInput>,
     pub timeline: Vec<TimelineRow>,
     /// `(token, customer_id)` for every created or filled customer.
     pub search: Vec<(String, String)>,
@@ -222,7 +226,7 @@ pub fn lookups(batch: &[&[Action]]) -> Lookups {
                         lead(l, &mut out);
                     }
                 }
-                Action::Status(_) => {}
+                Action::Status(_) | Action::Receipt(_) => {}
             }
         }
     }
@@ -260,6 +264,10 @@ pub fn plan(batch: &[&[Action]], known: &Known, now: i64) -> Result<Plan, PlanEr
                 Action::Lead(l) => p.lead(l, &mut events)?,
                 Action::Message(m) => p.message(m, &mut events)?,
                 Action::Status(s) => p.status(s, &mut events),
+                Action::Receipt(r) => {
+                    events.push(PlannedEvent::Receipt(p.plan.receipts.len()));
+                    p.plan.receipts.push(r.clone());
+                }
             }
         }
         p.plan.events.push(events);
@@ -665,6 +673,7 @@ mod tests {
                         PlannedEvent::Ready(d) => d.kind.clone(),
                         PlannedEvent::Duplicate(_) => "duplicate?".into(),
                         PlannedEvent::Status(_) => "status?".into(),
+                        PlannedEvent::Receipt(_) => "receipt?".into(),
                     })
                     .collect()
             })

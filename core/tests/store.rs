@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_core::identity::normalize_phone;
-use crm_core::model::{ContactInput, LeadInput, MessageInput, StatusInput};
+use crm_core::model::{Action, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput};
 use crm_core::store::{CustomerFilter, NewInboundEvent, Store};
 use serde_json::json;
 
@@ -55,6 +55,7 @@ both_engines!(
     leads_dedupe_customers_and_record_conflicts,
     concurrent_leads_for_one_number_make_one_customer,
     messages_and_statuses_are_idempotent_and_monotonic,
+    watermark_receipts_cover_earlier_outbound_messages,
     card_moves_are_conditional,
     tokens_authenticate_hashed,
     leases_elect_one_holder,
@@ -328,6 +329,98 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
         out(&s.messages(&convs[0].id, 10).await.unwrap()).as_deref(),
         Some("failed"),
         "failed is terminal"
+    );
+}
+
+fn messenger(mid: &str, direction: &str, sent_at: i64) -> MessageInput {
+    MessageInput {
+        channel: "messenger".into(),
+        account_id: "104938271650432".into(),
+        contact_key: "7281900001".into(),
+        external_id: mid.into(),
+        direction: direction.into(),
+        kind: "text".into(),
+        body: Some("hi".into()),
+        payload: json!({}),
+        sent_at,
+        contact: ContactInput {
+            channel_identity: Some(("messenger:104938271650432".into(), "7281900001".into())),
+            ..Default::default()
+        },
+        referral_lead: None,
+    }
+}
+
+async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
+    for (mid, dir, at) in [
+        ("m_out1", "outbound", 1_000),
+        ("m_in", "inbound", 1_500),
+        ("m_out2", "outbound", 2_000),
+        ("m_out3", "outbound", 3_000),
+    ] {
+        s.apply_message(&messenger(mid, dir, at)).await.unwrap();
+    }
+    s.apply_status(&StatusInput {
+        channel: "messenger".into(),
+        external_id: "m_out2".into(),
+        status: "failed".into(),
+        occurred_at: 2_100,
+        error_code: Some(551),
+        payload: json!({}),
+    })
+    .await
+    .unwrap();
+    let receipt = |status: &str, up_to: i64| {
+        Action::Receipt(ReceiptInput {
+            channel: "messenger".into(),
+            account_id: "104938271650432".into(),
+            contact_key: "7281900001".into(),
+            status: status.into(),
+            up_to,
+            occurred_at: up_to + 5,
+        })
+    };
+    // Read up to 2.5 s: the first outbound message moves; the failed one
+    // stays failed, the inbound one and the later one are not touched.
+    let ev = s.apply_action(&receipt("read", 2_500)).await.unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].kind, "message.status");
+    assert!(
+        s.apply_action(&receipt("read", 2_500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A later delivery receipt covers the third; it never moves the read one back.
+    let ev = s.apply_action(&receipt("delivered", 9_999)).await.unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let customer = s
+        .list_customers(&CustomerFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .clone();
+    let conv = &s.conversations(&customer).await.unwrap()[0];
+    let mut states: Vec<(String, Option<String>)> = s
+        .messages(&conv.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.external_id, m.status))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        vec![
+            ("m_in".to_string(), None),
+            ("m_out1".to_string(), Some("read".to_string())),
+            ("m_out2".to_string(), Some("failed".to_string())),
+            ("m_out3".to_string(), Some("delivered".to_string())),
+        ]
     );
 }
 

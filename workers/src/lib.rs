@@ -325,10 +325,7 @@ async fn item_actions(
         }
         InboundItem::WhatsAppStatus(s) => vec![Action::Status(status_from_whatsapp(s))],
         InboundItem::SocialMessage(m) => vec![Action::Message(message_from_social(m, event_id))],
-        InboundItem::SocialReceipt(r) => map::statuses_from_receipt(r)
-            .into_iter()
-            .map(Action::Status)
-            .collect(),
+        InboundItem::SocialReceipt(r) => map::actions_from_receipt(r),
         InboundItem::Leadgen(change) => {
             let Some(graph) = &ctx.graph else {
                 return Err(ItemError {

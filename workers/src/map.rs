@@ -3,7 +3,9 @@
 use crm_connectors::graph::Lead;
 use crm_connectors::meta::{SocialMessage, SocialReceipt, WaMessage, WaStatus};
 use crm_core::identity::{canonical_whatsapp_phone, normalize_email, normalize_phone};
-use crm_core::model::{Attribution, ContactInput, LeadInput, MessageInput, StatusInput};
+use crm_core::model::{
+    Action, Attribution, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput,
+};
 use serde_json::{Map, Value, json};
 
 pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> MessageInput {
@@ -111,23 +113,43 @@ pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
     }
 }
 
-/// Messenger/Instagram receipts name message ids (`mids`); watermark-only
-/// reads carry no ids and are not applied per message here.
-pub fn statuses_from_receipt(r: &SocialReceipt) -> Vec<StatusInput> {
+/// Messenger/Instagram receipts: those that name message ids (`mids`) are a
+/// status per message; watermark-only ones (Messenger's usual `read` and
+/// `delivery`) cover every outbound message of the thread sent up to the
+/// watermark.
+pub fn actions_from_receipt(r: &SocialReceipt) -> Vec<Action> {
     let status = if r.kind == "read" {
         "read"
     } else {
         "delivered"
     };
+    if r.mids.is_empty() {
+        return r
+            .watermark_ms
+            .map(|up_to| {
+                Action::Receipt(ReceiptInput {
+                    channel: r.channel.as_str().to_string(),
+                    account_id: r.account_id.clone(),
+                    contact_key: r.customer_id.clone(),
+                    status: status.to_string(),
+                    up_to,
+                    occurred_at: r.timestamp_ms,
+                })
+            })
+            .into_iter()
+            .collect();
+    }
     r.mids
         .iter()
-        .map(|mid| StatusInput {
-            channel: r.channel.as_str().to_string(),
-            external_id: mid.clone(),
-            status: status.to_string(),
-            occurred_at: r.timestamp_ms,
-            error_code: None,
-            payload: json!({"watermark": r.watermark_ms, "kind": r.kind}),
+        .map(|mid| {
+            Action::Status(StatusInput {
+                channel: r.channel.as_str().to_string(),
+                external_id: mid.clone(),
+                status: status.to_string(),
+                occurred_at: r.timestamp_ms,
+                error_code: None,
+                payload: json!({"watermark": r.watermark_ms, "kind": r.kind}),
+            })
         })
         .collect()
 }
@@ -196,5 +218,45 @@ pub fn lead_from_graph(
         },
         consent,
         answers: Value::Object(answers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_connectors::meta::SocialChannel;
+
+    fn receipt(kind: &str, mids: &[&str], watermark_ms: Option<i64>) -> SocialReceipt {
+        SocialReceipt {
+            channel: SocialChannel::Messenger,
+            account_id: "page".into(),
+            customer_id: "psid".into(),
+            kind: kind.into(),
+            mids: mids.iter().map(|m| m.to_string()).collect(),
+            watermark_ms,
+            timestamp_ms: 42,
+        }
+    }
+
+    #[test]
+    fn receipts_with_ids_are_statuses_and_watermarks_cover_the_thread() {
+        let a = actions_from_receipt(&receipt("delivery", &["m1", "m2"], Some(10)));
+        assert_eq!(a.len(), 2);
+        assert!(
+            matches!(&a[0], Action::Status(s) if s.external_id == "m1" && s.status == "delivered")
+        );
+        let a = actions_from_receipt(&receipt("read", &[], Some(1_000)));
+        assert_eq!(
+            a,
+            vec![Action::Receipt(ReceiptInput {
+                channel: "messenger".into(),
+                account_id: "page".into(),
+                contact_key: "psid".into(),
+                status: "read".into(),
+                up_to: 1_000,
+                occurred_at: 42,
+            })]
+        );
+        assert!(actions_from_receipt(&receipt("read", &[], None)).is_empty());
     }
 }

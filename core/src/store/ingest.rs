@@ -23,7 +23,9 @@ use super::{
     values_rows,
 };
 use crate::identity::KnownCustomer;
-use crate::model::{Action, DomainEvent, LeadInput, MessageInput, StageRef, StatusInput};
+use crate::model::{
+    Action, DomainEvent, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
+};
 use crate::plan::{Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan};
 use crate::rules::status_rank;
 use crate::util::{new_id, now_ms};
@@ -191,10 +193,25 @@ async fn apply_batch_in(
         .into_iter()
         .map(|evs| {
             evs.into_iter()
-                .filter_map(|e| match e {
-                    PlannedEvent::Ready(ev) => Some(ev),
-                    PlannedEvent::Duplicate(i) => written.duplicates.get(i).cloned().flatten(),
-                    PlannedEvent::Status(i) => written.statuses.get(i).cloned().flatten(),
+                .flat_map(|e| match e {
+                    PlannedEvent::Ready(ev) => vec![ev],
+                    PlannedEvent::Duplicate(i) => written
+                        .duplicates
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .into_iter()
+                        .collect(),
+                    PlannedEvent::Status(i) => written
+                        .statuses
+                        .get(i)
+                        .cloned()
+                        .flatten()
+                        .into_iter()
+                        .collect(),
+                    PlannedEvent::Receipt(i) => {
+                        written.receipts.get(i).cloned().unwrap_or_default()
+                    }
                 })
                 .collect()
         })
@@ -355,6 +372,7 @@ async fn insert_rows<R>(
 struct Written {
     duplicates: Vec<Option<DomainEvent>>,
     statuses: Vec<Option<DomainEvent>>,
+    receipts: Vec<Vec<DomainEvent>>,
 }
 
 fn stale(what: &str) -> StoreError {
@@ -573,6 +591,10 @@ async fn write_plan(
         return Err(stale("lead"));
     }
     let statuses = apply_statuses(conn, engine, &p.statuses, now).await?;
+    let mut receipts = Vec::with_capacity(p.receipts.len());
+    for r in &p.receipts {
+        receipts.push(apply_receipt(conn, r).await?);
+    }
     write_timeline(conn, engine, &p.timeline, now).await?;
     touch_customers(conn, &p.touched, now).await?;
     let duplicates = p
@@ -593,6 +615,7 @@ async fn write_plan(
     Ok(Written {
         duplicates,
         statuses,
+        receipts,
     })
 }
 
@@ -659,6 +682,46 @@ async fn apply_statuses(
         });
     }
     Ok(out)
+}
+
+/// Moves every outbound message of the receipt's thread sent up to its
+/// watermark forward to its status (never back): one `message.status` event
+/// per message that moved.
+async fn apply_receipt(
+    conn: &mut AnyConnection,
+    r: &ReceiptInput,
+) -> StoreResult<Vec<DomainEvent>> {
+    let Some(rank) = status_rank(&r.status) else {
+        return Ok(Vec::new());
+    };
+    let moved = sqlx::query(
+        "UPDATE messages SET status = $1, status_rank = $2, status_at = $3 \
+         WHERE conversation_id IN (SELECT id FROM conversations WHERE channel = $4 AND account_id = $5 AND contact_key = $6) \
+         AND direction = 'outbound' AND sent_at <= $7 AND status_rank < $2 \
+         RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
+    )
+    .bind(&r.status)
+    .bind(rank)
+    .bind(r.occurred_at)
+    .bind(&r.channel)
+    .bind(&r.account_id)
+    .bind(&r.contact_key)
+    .bind(r.up_to)
+    .fetch_all(&mut *conn)
+    .await?;
+    moved
+        .iter()
+        .map(|row| {
+            let message_id: String = row.try_get("id")?;
+            let conversation_id: String = row.try_get("conversation_id")?;
+            let customer_id: Option<String> = row.try_get("customer_id")?;
+            Ok(DomainEvent::new(
+                "message.status",
+                customer_id.as_deref(),
+                json!({"message_id": message_id, "conversation_id": conversation_id, "status": r.status, "error_code": null}),
+            ))
+        })
+        .collect()
 }
 
 async fn write_timeline(
