@@ -332,6 +332,19 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
     );
 }
 
+/// The newest customer's id.
+async fn first_customer_id(s: &Store) -> String {
+    s.list_customers(&CustomerFilter {
+        limit: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .items[0]
+        .id
+        .clone()
+}
+
 fn messenger(mid: &str, direction: &str, sent_at: i64) -> MessageInput {
     MessageInput {
         channel: "messenger".into(),
@@ -394,16 +407,7 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
     // A later delivery receipt covers the third; it never moves the read one back.
     let ev = s.apply_action(&receipt("delivered", 9_999)).await.unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
-    let customer = s
-        .list_customers(&CustomerFilter {
-            limit: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items[0]
-        .id
-        .clone();
+    let customer = first_customer_id(&s).await;
     let conv = &s.conversations(&customer).await.unwrap()[0];
     let mut states: Vec<(String, Option<String>)> = s
         .messages(&conv.id, 10)
@@ -428,16 +432,7 @@ async fn card_moves_are_conditional(s: Store) {
     s.apply_lead(&lead("m1", phone("0532 555 44 33")))
         .await
         .unwrap();
-    let id = s
-        .list_customers(&CustomerFilter {
-            limit: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .items[0]
-        .id
-        .clone();
+    let id = first_customer_id(&s).await;
     let err = s
         .move_card(&id, "st_default_3", Some("st_default_2"), "test")
         .await
