@@ -59,7 +59,7 @@ impl IntakeWriter {
                     .filter(|ins| ins.created && ins.status == "pending")
                     .map(|ins| ins.id.clone())
                     .collect();
-                metrics.observe_ms("crm_intake_batch_rows", events.len() as f64);
+                metrics.observe_size("crm_intake_batch_rows", events.len() as f64);
                 // Answer first: the rows are committed, which is what a 2xx
                 // promises; the push is only the wake-up.
                 for (res, reply) in results.into_iter().zip(replies) {
