@@ -43,3 +43,35 @@ async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
     );
     assert_eq!(after["customers"], c["customers"]);
 }
+
+/// The embedded queue file only carries wake-ups: with it deleted while
+/// events wait, a restart still processes every one of them (the sweeper
+/// pushes what `inbound_events` says is pending).
+#[tokio::test]
+async fn a_deleted_queue_file_loses_nothing() {
+    let dir = temp_dir("jobs-file");
+    let mut env = embedded_env(&dir);
+    let db = format!("sqlite://{}/crm.db", dir.display());
+    // Accept a backlog with no worker running, then stop.
+    let mut api = Crm::start("api", &env);
+    let bodies: Vec<Vec<u8>> = (0..300).map(|i| wa_body(7, i)).collect();
+    let acked = flood(&api.base, bodies, 16).await;
+    assert_eq!(acked.len(), 300);
+    assert_eq!(api.terminate(), Some(0));
+    let jobs = dir.join("crm-jobs.db");
+    assert!(
+        jobs.exists(),
+        "the queue lives beside the data: {}",
+        jobs.display()
+    );
+    for f in ["crm-jobs.db", "crm-jobs.db-wal", "crm-jobs.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    assert_eq!(db_counts(&db).await["pending"], 300);
+    // A short grace so the sweeper re-pushes at once.
+    env.insert("CRM_SWEEP_GRACE_MS".into(), "200".into());
+    let _crm = Crm::start("serve", &env);
+    let c = wait_counts(&db, 60, |c| c["pending"] == 0).await;
+    assert_eq!(c["customers"], 300, "{c:?}");
+    assert_eq!(c["messages"], 300, "{c:?}");
+}
