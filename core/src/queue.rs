@@ -5,6 +5,7 @@
 //! costs nothing: the sweeper re-pushes what is still pending and the worker
 //! skips what is done.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskSink};
@@ -12,6 +13,7 @@ use apalis_core::backend::Vacuum;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteStorage};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::config::QueueKind;
 
@@ -42,16 +44,25 @@ pub enum QueueError {
 pub type RedisConn = apalis_redis::ConnectionManager;
 
 #[derive(Clone)]
-pub enum JobQueue {
+pub enum QueueBackend {
     Sqlite(SqliteStorage<IngestJob>),
     Redis(RedisStorage<IngestJob, RedisConn>),
 }
 
+/// The queue, and a signal raised on every push from this process, which
+/// wakes this process's workers at once (`crm serve`) instead of at their
+/// next poll.
+#[derive(Clone)]
+pub struct JobQueue {
+    backend: QueueBackend,
+    pushed: Arc<Notify>,
+}
+
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JobQueue::Sqlite(_) => f.write_str("JobQueue::Sqlite"),
-            JobQueue::Redis(_) => f.write_str("JobQueue::Redis"),
+        match &self.backend {
+            QueueBackend::Sqlite(_) => f.write_str("JobQueue::Sqlite"),
+            QueueBackend::Redis(_) => f.write_str("JobQueue::Redis"),
         }
     }
 }
@@ -63,6 +74,22 @@ fn heartbeat() -> Duration {
 }
 
 impl JobQueue {
+    fn new(backend: QueueBackend) -> Self {
+        Self {
+            backend,
+            pushed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn backend(&self) -> &QueueBackend {
+        &self.backend
+    }
+
+    /// Raised after every push made through this handle (or a clone).
+    pub fn pushed(&self) -> Arc<Notify> {
+        self.pushed.clone()
+    }
+
     pub async fn connect(kind: &QueueKind) -> Result<Self, QueueError> {
         match kind {
             QueueKind::Sqlite(url) => {
@@ -97,7 +124,9 @@ impl JobQueue {
                     .lock_tasks(false)
                     .batch_size(256)
                     .heartbeat_interval(heartbeat());
-                Ok(JobQueue::Sqlite(SqliteStorage::new(&pool).with_config(cfg)))
+                Ok(Self::new(QueueBackend::Sqlite(
+                    SqliteStorage::new(&pool).with_config(cfg),
+                )))
             }
             QueueKind::Redis(url) => {
                 let conn = tokio::time::timeout(
@@ -117,7 +146,9 @@ impl JobQueue {
                     .queue(INGEST_QUEUE)
                     .batch_size(256)
                     .heartbeat_interval(heartbeat());
-                Ok(JobQueue::Redis(RedisStorage::new(conn).with_config(cfg)))
+                Ok(Self::new(QueueBackend::Redis(
+                    RedisStorage::new(conn).with_config(cfg),
+                )))
             }
         }
     }
@@ -137,20 +168,24 @@ impl JobQueue {
             .build()
         });
         let tasks: Vec<_> = tasks.collect();
-        match self {
-            JobQueue::Sqlite(s) => {
+        let pushed = match &self.backend {
+            QueueBackend::Sqlite(s) => {
                 let mut s = s.clone();
                 s.push_all(futures::stream::iter(tasks))
                     .await
                     .map_err(|e| QueueError::Backend(e.to_string()))
             }
-            JobQueue::Redis(s) => {
+            QueueBackend::Redis(s) => {
                 let mut s = s.clone();
                 s.push_all(futures::stream::iter(tasks))
                     .await
                     .map_err(|e| QueueError::Backend(e.to_string()))
             }
+        };
+        if pushed.is_ok() {
+            self.pushed.notify_waiters();
         }
+        pushed
     }
 
     /// apalis-redis parks every pushed job in its scheduled set, and its fetch
@@ -160,7 +195,7 @@ impl JobQueue {
     /// ourselves, a bounded chunk at a time, keeps that set small. Returns how
     /// many moved; a no-op on SQLite.
     pub async fn promote_due(&self, chunk: usize) -> Result<usize, QueueError> {
-        let JobQueue::Redis(s) = self else {
+        let QueueBackend::Redis(s) = &self.backend else {
             return Ok(0);
         };
         let cfg = s.get_config();
@@ -196,8 +231,8 @@ impl JobQueue {
     ///   id in a done set, forever; its own vacuum drops the first three, and
     ///   done-set members whose data is gone go too.
     pub async fn vacuum_done(&self) -> Result<u64, QueueError> {
-        match self {
-            JobQueue::Sqlite(s) => {
+        match &self.backend {
+            QueueBackend::Sqlite(s) => {
                 sqlx::query("DELETE FROM Jobs WHERE job_type = ?1 AND status IN ('Done', 'Killed')")
                     .bind(INGEST_QUEUE)
                     .execute(s.pool())
@@ -205,7 +240,7 @@ impl JobQueue {
                     .map(|r| r.rows_affected())
                     .map_err(|e| QueueError::Backend(e.to_string()))
             }
-            JobQueue::Redis(s) => {
+            QueueBackend::Redis(s) => {
                 let mut storage = s.clone();
                 let dropped = Vacuum::vacuum(&mut storage)
                     .await
@@ -226,21 +261,21 @@ impl JobQueue {
     /// How often `vacuum_done` is worth running: apalis-sqlite's acks slow
     /// down within seconds; apalis-redis' vacuum reads every job's data.
     pub fn vacuum_every(&self) -> Duration {
-        match self {
-            JobQueue::Sqlite(_) => Duration::from_millis(50),
-            JobQueue::Redis(_) => Duration::from_secs(5),
+        match &self.backend {
+            QueueBackend::Sqlite(_) => Duration::from_millis(50),
+            QueueBackend::Redis(_) => Duration::from_secs(5),
         }
     }
 
     /// Readiness: can we reach the queue's engine?
     pub async fn ping(&self) -> Result<(), QueueError> {
-        match self {
-            JobQueue::Sqlite(s) => sqlx::query("SELECT 1")
+        match &self.backend {
+            QueueBackend::Sqlite(s) => sqlx::query("SELECT 1")
                 .execute(s.pool())
                 .await
                 .map(|_| ())
                 .map_err(|e| QueueError::Backend(e.to_string())),
-            JobQueue::Redis(s) => {
+            QueueBackend::Redis(s) => {
                 let mut conn = s.clone().get_connection().clone();
                 redis_ping(&mut conn).await
             }
@@ -249,8 +284,8 @@ impl JobQueue {
 
     /// Jobs waiting to run, for `/metrics`.
     pub async fn depth(&self) -> Result<i64, QueueError> {
-        match self {
-            JobQueue::Sqlite(s) => {
+        match &self.backend {
+            QueueBackend::Sqlite(s) => {
                 use sqlx::Row;
                 let row = sqlx::query(
                     "SELECT COUNT(*) AS n FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued')",
@@ -262,7 +297,7 @@ impl JobQueue {
                 row.try_get("n")
                     .map_err(|e| QueueError::Backend(e.to_string()))
             }
-            JobQueue::Redis(s) => {
+            QueueBackend::Redis(s) => {
                 // Jobs pushed with a run time wait in the scheduled set first.
                 let active = s.get_config().active_jobs_list();
                 let scheduled = s.get_config().scheduled_jobs_set();

@@ -10,7 +10,7 @@ use apalis::prelude::{BackendExt, Data, Monitor, WorkerBuilder, WorkerBuilderExt
 use crm_core::bus::EventBus;
 use crm_core::config::QueueKind;
 use crm_core::model::DomainEvent;
-use crm_core::queue::{EVENTS_PER_JOB, IngestJob, JobQueue};
+use crm_core::queue::{EVENTS_PER_JOB, IngestJob, JobQueue, QueueBackend};
 use serde_json::json;
 
 fn required() -> bool {
@@ -48,8 +48,8 @@ async fn push_and_consume(queue: JobQueue) {
     let seen: Seen = Arc::default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let s = seen.clone();
-    let monitor = match queue.clone() {
-        JobQueue::Sqlite(st) => {
+    let monitor = match queue.backend().clone() {
+        QueueBackend::Sqlite(st) => {
             let b = st.poll_with_interval(Duration::from_millis(20));
             Monitor::new().register(move |n| {
                 WorkerBuilder::new(format!("t-sqlite-{n}-{}", crm_core::util::new_id()))
@@ -59,7 +59,7 @@ async fn push_and_consume(queue: JobQueue) {
                     .build(collect)
             })
         }
-        JobQueue::Redis(st) => {
+        QueueBackend::Redis(st) => {
             let b = st.poll_with_interval(Duration::from_millis(20));
             Monitor::new().register(move |n| {
                 WorkerBuilder::new(format!("t-redis-{n}-{}", crm_core::util::new_id()))
@@ -127,7 +127,7 @@ async fn redis_queue_pushes_and_delivers() {
     let q = JobQueue::connect(&QueueKind::Redis(url)).await.unwrap();
     push_and_consume(q.clone()).await;
     // apalis keeps each job's data and its id in a done set until vacuumed.
-    let JobQueue::Redis(s) = &q else {
+    let QueueBackend::Redis(s) = q.backend() else {
         unreachable!()
     };
     let cfg = s.get_config();

@@ -216,21 +216,36 @@ pub(crate) fn values_rows(first: usize, rows: usize, cols: usize, tail: &str) ->
 }
 
 /// Copies committed WAL frames into the SQLite database from a reader
-/// connection every 200 ms, so the single writer (whose commits every intake
-/// request and worker batch waits on) does not do it inline, and the other
-/// core can. Passive: never blocks a reader or the writer. Ends with the pool.
+/// connection, so the single writer (whose commits every intake request and
+/// worker batch waits on) does not do it inline, and the other core can.
+/// Every 200 ms while the WAL grows, backing off to 5 s while it does not.
+/// Passive: never blocks a reader or the writer. Ends with the pool.
 fn spawn_checkpointer(pool: AnyPool) {
+    const BUSY: Duration = Duration::from_millis(200);
+    const QUIET: Duration = Duration::from_secs(5);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut every = BUSY;
+        let mut last_frames = -1i64;
         while !pool.is_closed() {
-            tick.tick().await;
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
+            tokio::time::sleep(every).await;
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
                 .await
-                && !pool.is_closed()
             {
-                tracing::warn!(error = %e, "WAL checkpoint failed; the writer will checkpoint itself");
+                Ok(row) => {
+                    // (busy, frames in the WAL, frames checkpointed)
+                    let frames: i64 = sqlx::Row::try_get(&row, 1).unwrap_or(-1);
+                    every = if frames == last_frames {
+                        (every * 2).min(QUIET)
+                    } else {
+                        BUSY
+                    };
+                    last_frames = frames;
+                }
+                Err(e) if !pool.is_closed() => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the writer will checkpoint itself");
+                }
+                Err(_) => {}
             }
         }
     });
