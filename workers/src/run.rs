@@ -135,7 +135,7 @@ pub async fn run_ingest_workers<F>(
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (fast, slow) = (Duration::from_millis(5), Duration::from_millis(250));
+    let (fast, slow) = (Duration::from_millis(5), Duration::from_millis(100));
     // Keep apalis-redis' scheduled set small (see `JobQueue::promote_due`):
     // drain a backlog before the workers fetch, then keep up with arrivals.
     while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
