@@ -101,12 +101,23 @@ impl JobQueue {
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    // Checkpoints (and their fsyncs) run on a connection of
+                    // their own; inline, they stalled pushes and fetches for
+                    // the length of an fsync every few hundred jobs.
+                    .pragma("wal_autocheckpoint", "16384");
                 // One connection: apalis' own writes queue in-process instead
-                // of racing the store's writer through SQLite's busy handler.
+                // of racing each other through SQLite's busy handler.
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect_with(opts)
+                    .await
+                    .map_err(|e| QueueError::Connect {
+                        url: crate::util::mask_url(url),
+                        reason: e.to_string(),
+                    })?;
+                crate::store::checkpoint_sqlite_file(&path)
                     .await
                     .map_err(|e| QueueError::Connect {
                         url: crate::util::mask_url(url),

@@ -215,6 +215,24 @@ pub(crate) fn values_rows(first: usize, rows: usize, cols: usize, tail: &str) ->
         .join(", ")
 }
 
+/// Runs the checkpointer below for another SQLite file (the job queue's).
+pub(crate) async fn checkpoint_sqlite_file(path: &str) -> StoreResult<()> {
+    install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url_rwc(&format!("sqlite://{path}")))
+        .await?;
+    spawn_checkpointer(pool);
+    Ok(())
+}
+
 /// Copies committed WAL frames into the SQLite database from a reader
 /// connection, so the single writer (whose commits every intake request and
 /// worker batch waits on) does not do it inline, and the other core can.
