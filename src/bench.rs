@@ -371,23 +371,6 @@ async fn end_to_end(
         .build()?;
     let url = format!("{base}/webhooks/meta");
     let interval = Duration::from_secs_f64(1.0 / rate);
-    // One second at the same rate first, not measured: a process that just
-    // started pays for opening connections and preparing statements in its
-    // first ~300 ms (first events ~130 ms, steady state ~7 ms, measured).
-    let warm_up = wa_bodies(bodies.run + 1_000_000, rate as u64);
-    let started = Instant::now();
-    for i in 0..warm_up.count {
-        tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
-        let body = warm_up.body(i);
-        let sig = crm_connectors::signature::sign_meta_body(SECRET.as_bytes(), &body);
-        let req = http
-            .post(&url)
-            .header("x-hub-signature-256", sig)
-            .body(body);
-        tokio::spawn(async move {
-            let _ = req.send().await;
-        });
-    }
     let started = Instant::now();
     let mut handles = Vec::new();
     for i in 0..bodies.count {

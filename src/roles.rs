@@ -27,6 +27,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// What every long-running role opens first: the migrated database and the queue.
 async fn open_migrated(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
+    tokio::task::spawn_blocking(crm_core::identity::warm_up).await?;
     let store = open_store(config).await?;
     store.migrate().await.context("migrations failed")?;
     let queue = open_queue(config).await?;
