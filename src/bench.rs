@@ -508,6 +508,17 @@ fn ratio(name: &str, a: &Contender, b: &Contender, target: f64) -> Value {
     }
 }
 
+/// Ends a measurement's footprint before the next one: its files are
+/// deleted and what the system still had to write is flushed, so one
+/// phase's disk writeback does not land in the next phase's latencies.
+fn settle(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_dir_all(p);
+        let _ = std::fs::remove_file(p);
+    }
+    let _ = Command::new("sync").status();
+}
+
 fn median_of(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -576,6 +587,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print(ratio("crm api vs raw SQLite inserts", api, raw, 0.5));
         print(ratio("crm serve vs bare axum", serve, bare, 0.5));
         print(ratio("crm serve vs raw SQLite inserts", serve, raw, 0.5));
+        settle(&[dir.join("api"), dir.join("serve"), dir.join("raw.db")]);
     }
     if phase(Phase::Drain) {
         // A backlog stored by `crm api` alone, then drained by a worker.
@@ -588,6 +600,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let (rate, _) = drain(&env, &db, run, args.drain_events, args.concurrency, 1).await?;
             eprintln!("bench: round {round} embedded drain: {rate:.0} events/s");
             rates.push(rate.round());
+            settle(&[drain_dir]);
         }
         print(
             json!({"name": "embedded drain (1 worker process)", "events_per_s": median_of(rates.clone()),
@@ -597,10 +610,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if phase(Phase::E2e) {
         let mut p99s = Vec::new();
         for round in 0..args.rounds {
-            let env = vec![(
-                "CRM_DATA_DIR".to_string(),
-                dir.join(format!("e2e-{round}")).display().to_string(),
-            )];
+            let e2e_dir = dir.join(format!("e2e-{round}"));
+            let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
             let token = token_for(&env)?;
             let (serve, base) = spawn("serve", &env)?;
             wait_healthy(&base).await?;
@@ -613,6 +624,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                          "observed": seen, "p50_ms": p50, "p99_ms": p99, "target_p99_ms": 100}),
             );
             p99s.push(p99);
+            settle(&[e2e_dir]);
         }
         print(
             json!({"name": "embedded end-to-end p99, median of rounds", "p99_ms": median_of(p99s.clone()),
