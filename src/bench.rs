@@ -181,21 +181,82 @@ async fn load(url: &str, bodies: Bodies, concurrency: usize, sign: bool) -> anyh
     })
 }
 
-/// Bare axum: reads the body, answers 200. The ceiling for any handler.
-async fn bare_axum() -> anyhow::Result<String> {
-    let app = axum::Router::new().route(
-        "/webhooks/meta",
-        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
-    );
+/// What a baseline server does with each request.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineKind {
+    /// Reads the body and answers 200: the ceiling for any handler.
+    Bare,
+    /// One single-row `INSERT` (its own transaction) per request.
+    Raw,
+}
+
+/// `crm bench-baseline`: a baseline server in a process of its own, so it
+/// runs as the contenders do (its own runtime, the same process hops from
+/// the load generator), not beside the generator in the bench's runtime.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BaselineArgs {
+    #[arg(value_enum)]
+    pub kind: BaselineKind,
+    /// The store for `raw` (`sqlite://…` or `postgres://…`).
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+/// Serves a baseline on `CRM_BIND` until killed.
+pub async fn serve_baseline(args: BaselineArgs, bind: &str) -> anyhow::Result<()> {
+    let app = match (args.kind, &args.db) {
+        (BaselineKind::Bare, _) => bare_axum_router(),
+        (BaselineKind::Raw, Some(db)) => raw_insert_router(db).await?,
+        (BaselineKind::Raw, None) => bail!("bench-baseline raw needs --db"),
+    };
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    eprintln!("crm listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// A baseline in its own process; answers `/healthz` like `crm`.
+fn spawn_baseline(kind: &str, db: Option<&str>) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["bench-baseline", kind]);
+    if let Some(db) = db {
+        cmd.args(["--db", db]);
+    }
+    let child = cmd
+        .env("CRM_BIND", format!("127.0.0.1:{port}"))
+        .env("CRM_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawn crm bench-baseline")?;
+    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+}
+
+/// Bare axum in the bench's own process (the figure earlier sessions used).
+async fn bare_axum_in_process() -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let app = bare_axum_router();
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(format!("http://{addr}/webhooks/meta"))
 }
 
+fn bare_axum_router() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/webhooks/meta",
+            post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+}
+
 /// Raw single-row inserts: one INSERT (its own transaction) per request into
 /// the same engine the product uses, through the same HTTP load generator.
-async fn raw_insert_server(url: &str) -> anyhow::Result<String> {
+async fn raw_insert_router(url: &str) -> anyhow::Result<axum::Router> {
     sqlx::any::install_default_drivers();
     let is_sqlite = url.starts_with("sqlite:");
     let opts = sqlx::any::AnyPoolOptions::new().max_connections(if is_sqlite { 1 } else { 24 });
@@ -226,29 +287,27 @@ async fn raw_insert_server(url: &str) -> anyhow::Result<String> {
     .execute(&pool)
     .await?;
     let pool = Arc::new(pool);
-    let app = axum::Router::new().route(
-        "/webhooks/meta",
-        post(move |body: axum::body::Bytes| {
-            let pool = pool.clone();
-            async move {
-                let r = sqlx::query("INSERT INTO bench_raw (id, body, at) VALUES ($1, $2, $3)")
-                    .bind(crm_core::util::new_id())
-                    .bind(body.to_vec())
-                    .bind(crm_core::util::now_ms())
-                    .execute(&*pool)
-                    .await;
-                if r.is_ok() {
-                    axum::http::StatusCode::OK
-                } else {
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    Ok(axum::Router::new()
+        .route(
+            "/webhooks/meta",
+            post(move |body: axum::body::Bytes| {
+                let pool = pool.clone();
+                async move {
+                    let r = sqlx::query("INSERT INTO bench_raw (id, body, at) VALUES ($1, $2, $3)")
+                        .bind(crm_core::util::new_id())
+                        .bind(body.to_vec())
+                        .bind(crm_core::util::now_ms())
+                        .execute(&*pool)
+                        .await;
+                    if r.is_ok() {
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    }
                 }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{addr}/webhooks/meta"))
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" })))
 }
 
 /// `count` WhatsApp message webhooks of run `run`, one per request.
@@ -413,6 +472,29 @@ async fn end_to_end(
     ))
 }
 
+/// Mean rows per intake transaction, from the process's own `/metrics`.
+async fn mean_batch_rows(base: &str, token: &str) -> anyhow::Result<f64> {
+    let text = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let count = value("crm_intake_batch_rows_count");
+    Ok(if count > 0.0 {
+        (value("crm_intake_batch_rows_sum") / count * 10.0).round() / 10.0
+    } else {
+        0.0
+    })
+}
+
 fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
     let out = Command::new(std::env::current_exe()?)
         .args(["token", "create", "bench"])
@@ -553,13 +635,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )];
         let (api, api_base) = spawn("api", &api_env)?;
         let (serve, serve_base) = spawn("serve", &serve_env)?;
-        wait_healthy(&api_base).await?;
-        wait_healthy(&serve_base).await?;
+        let (bare, bare_base) = spawn_baseline("bare", None)?;
+        let (raw, raw_base) = spawn_baseline("raw", Some(&raw_url))?;
+        for base in [&api_base, &serve_base, &bare_base, &raw_base] {
+            wait_healthy(base).await?;
+        }
         let mut c = [
-            Contender::new("baseline bare axum", bare_axum().await?, true),
+            Contender::new(
+                "baseline bare axum",
+                format!("{bare_base}/webhooks/meta"),
+                true,
+            ),
+            Contender::new(
+                "baseline bare axum in the bench's own process",
+                bare_axum_in_process().await?,
+                true,
+            ),
             Contender::new(
                 "baseline raw SQLite WAL single-row inserts",
-                raw_insert_server(&raw_url).await?,
+                format!("{raw_base}/webhooks/meta"),
                 false,
             ),
             Contender::new(
@@ -577,13 +671,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             },
         ];
         rounds(&mut c, &args, 100).await?;
-        api.terminate();
-        serve.terminate();
-        let [bare, raw, api, serve] = &c;
+        for (name, base, env) in [
+            ("crm api", &api_base, &api_env),
+            ("crm serve", &serve_base, &serve_env),
+        ] {
+            let rows = mean_batch_rows(base, &token_for(env)?).await?;
+            print(json!({"name": format!("{name}: rows per intake batch, mean"), "rows": rows}));
+        }
+        for p in [api, serve, bare, raw] {
+            p.terminate();
+        }
+        let [bare, bare_here, raw, api, serve] = &c;
         for x in &c {
             print(x.report());
         }
         print(ratio("crm api vs bare axum", api, bare, 0.5));
+        print(ratio(
+            "crm api vs bare axum in the bench's own process",
+            api,
+            bare_here,
+            0.5,
+        ));
         print(ratio("crm api vs raw SQLite inserts", api, raw, 0.5));
         print(ratio("crm serve vs bare axum", serve, bare, 0.5));
         print(ratio("crm serve vs raw SQLite inserts", serve, raw, 0.5));
@@ -643,12 +751,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         ];
         let (api, base) = spawn("api", &env)?;
-        wait_healthy(&base).await?;
+        let (bare, bare_base) = spawn_baseline("bare", None)?;
+        let (raw, raw_base) = spawn_baseline("raw", Some(pg))?;
+        for b in [&base, &bare_base, &raw_base] {
+            wait_healthy(b).await?;
+        }
         let mut c = [
-            Contender::new("baseline bare axum", bare_axum().await?, true),
+            Contender::new(
+                "baseline bare axum",
+                format!("{bare_base}/webhooks/meta"),
+                true,
+            ),
             Contender::new(
                 "baseline raw PostgreSQL single-row inserts",
-                raw_insert_server(pg).await?,
+                format!("{raw_base}/webhooks/meta"),
                 false,
             ),
             Contender::new(
@@ -658,7 +774,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         ];
         rounds(&mut c, &args, 500).await?;
-        api.terminate();
+        for p in [api, bare, raw] {
+            p.terminate();
+        }
         let [bare, raw, api] = &c;
         for x in &c {
             print(x.report());

@@ -51,6 +51,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Measure intake, drain and end-to-end latency against baselines.
     Bench(bench::BenchArgs),
+    /// A baseline server for `crm bench`, in a process of its own.
+    #[command(hide = true)]
+    BenchBaseline(bench::BaselineArgs),
 }
 
 #[derive(Subcommand)]
@@ -198,5 +201,6 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Simulate(args) => simulate::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchBaseline(args) => bench::serve_baseline(args, &config.bind).await,
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use crm_api::{AppState, IntakeWriter};
+use crm_api::{AppState, IntakeWriter, Services};
 use crm_connectors::graph::{GraphClient, GraphConfig};
 use crm_core::Config;
 use crm_core::bus::EventBus;
@@ -142,14 +142,14 @@ fn api_state(
         config.sweep_grace_ms,
         metrics.clone(),
     );
-    let state = AppState {
+    let state = AppState::new(Services {
         store,
         queue,
         bus,
         config,
         metrics,
         writer,
-    };
+    });
     (state, task)
 }
 

@@ -28,14 +28,33 @@ pub const WEBHOOK_BODY_LIMIT: usize = 3 * 1024 * 1024;
 /// Form posts are small; a generous cap still stops abuse.
 pub const INTAKE_BODY_LIMIT: usize = 256 * 1024;
 
+/// What every handler reads. axum clones the state for each request, so it
+/// is one `Arc`: a clone of the parts (the queue's storage config, the bus
+/// sender, the pools) cost a dozen atomic operations and an allocation per
+/// request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
     pub store: Store,
     pub queue: JobQueue,
     pub bus: EventBus,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub writer: IntakeWriter,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 pub fn router(state: AppState) -> Router {

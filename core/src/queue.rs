@@ -171,22 +171,33 @@ impl JobQueue {
         if event_ids.is_empty() {
             return Ok(());
         }
-        let tasks = event_ids.chunks(EVENTS_PER_JOB).map(|ids| {
-            TaskBuilder::new(IngestJob {
-                event_ids: ids.to_vec(),
-            })
-            .max_attempts(1)
-            .build()
+        let jobs = event_ids.chunks(EVENTS_PER_JOB).map(|ids| IngestJob {
+            event_ids: ids.to_vec(),
         });
-        let tasks: Vec<_> = tasks.collect();
         let pushed = match &self.backend {
             QueueBackend::Sqlite(s) => {
-                let mut s = s.clone();
-                s.push_all(futures::stream::iter(tasks))
-                    .await
-                    .map_err(|e| QueueError::Backend(e.to_string()))
+                // apalis' own push wraps the inserts in BEGIN and COMMIT:
+                // three hand-offs to SQLite's thread, each a thread wake-up,
+                // where one autocommitted insert per job does (a batch's
+                // jobs need not land together: the outbox covers a gap).
+                let tasks = jobs
+                    .map(|job| {
+                        serde_json::to_vec(&job)
+                            .map(|args| TaskBuilder::new(args).max_attempts(1).build())
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                async {
+                    let mut conn = s.pool().acquire().await?;
+                    apalis_sqlite::queries::push_tasks(&mut *conn, INGEST_QUEUE, &tasks).await
+                }
+                .await
+                .map_err(|e: apalis_sqlite::Error| QueueError::Backend(e.to_string()))
             }
             QueueBackend::Redis(s) => {
+                let tasks: Vec<_> = jobs
+                    .map(|job| TaskBuilder::new(job).max_attempts(1).build())
+                    .collect();
                 let mut s = s.clone();
                 s.push_all(futures::stream::iter(tasks))
                     .await

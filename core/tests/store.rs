@@ -52,6 +52,7 @@ macro_rules! both_engines {
 both_engines!(
     migrations_are_idempotent_and_seed_the_pipeline,
     inbound_events_dedupe_and_fail_to_dead,
+    intake_batches_over_several_statements_answer_every_row,
     leads_dedupe_customers_and_record_conflicts,
     concurrent_leads_for_one_number_make_one_customer,
     messages_and_statuses_are_idempotent_and_monotonic,
@@ -123,6 +124,68 @@ async fn inbound_events_dedupe_and_fail_to_dead(s: Store) {
         ),
         "a done event is not retried"
     );
+}
+
+/// A batch larger than one statement (several chunks, one transaction) that
+/// repeats a key stored by an earlier batch and a key of its own: every row
+/// is answered with its own id or the original's, in order.
+async fn intake_batches_over_several_statements_answer_every_row(s: Store) {
+    let run = crm_core::util::new_id();
+    let ev = |i: usize, key: String| NewInboundEvent {
+        id: format!("{run}-{i:04}"),
+        source: "meta".into(),
+        dedupe_key: key,
+        content_type: Some("application/json".into()),
+        body: vec![b'x'; 700],
+        status: "pending".into(),
+    };
+    let key = |k: usize| format!("meta:{run}:{k}");
+    let first = s.insert_inbound_events(&[ev(0, key(7))], 0).await.unwrap();
+    assert!(first[0].created);
+    // 600 rows: past the row cap of one statement on both engines (and the
+    // byte cap on PostgreSQL). Row 10 repeats the earlier batch's key, row
+    // 590 repeats row 300's.
+    let batch: Vec<NewInboundEvent> = (1..=600)
+        .map(|i| match i {
+            10 => ev(i, key(7)),
+            590 => ev(i, key(1300)),
+            _ => ev(i, key(1000 + i)),
+        })
+        .collect();
+    let r = s.insert_inbound_events(&batch, 0).await.unwrap();
+    assert_eq!(r.len(), batch.len());
+    for (i, (row, ev)) in r.iter().zip(&batch).enumerate() {
+        match i + 1 {
+            10 => assert_eq!(
+                (row.created, row.id.as_str()),
+                (false, first[0].id.as_str())
+            ),
+            590 => assert_eq!(
+                (row.created, row.id.as_str()),
+                (false, batch[299].id.as_str())
+            ),
+            _ => assert_eq!(
+                (row.created, row.id.as_str()),
+                (true, ev.id.as_str()),
+                "row {i}"
+            ),
+        }
+        assert_eq!(row.status, "pending");
+    }
+    // Delivered again whole (Meta retrying everything; every request gets a
+    // fresh id): nothing new, the originals' ids back.
+    let resent: Vec<NewInboundEvent> = batch
+        .iter()
+        .map(|ev| NewInboundEvent {
+            id: format!("{}-again", ev.id),
+            ..ev.clone()
+        })
+        .collect();
+    let again = s.insert_inbound_events(&resent, 0).await.unwrap();
+    assert!(again.iter().all(|r| !r.created));
+    assert_eq!(again[9].id, first[0].id);
+    assert_eq!(again[589].id, batch[299].id);
+    assert_eq!(again[599].id, batch[599].id);
 }
 
 async fn leads_dedupe_customers_and_record_conflicts(s: Store) {

@@ -1,6 +1,6 @@
 //! `inbound_events`: the raw webhook / intake bodies, committed before we answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -61,60 +61,62 @@ impl Store {
         let chunks = statement_chunks(batch, max_bytes, |ev| {
             ev.body.len() + ev.dedupe_key.len() + 128
         });
-        let mut created: HashSet<String> = HashSet::with_capacity(batch.len());
+        // Per chunk: did every row go in? A row is left out when its dedupe
+        // key was stored before, or came twice in the batch.
+        let mut whole = Vec::with_capacity(chunks.len());
         if let [only] = chunks.as_slice() {
             let mut conn = self.writer.acquire().await?;
-            insert_inbound_chunk(&mut conn, only, now, grace_ms, &mut created).await?;
+            whole.push(insert_inbound_chunk(&mut conn, only, now, grace_ms).await? == only.len());
         } else {
             let mut tx = self.begin_write().await?;
             for chunk in &chunks {
-                insert_inbound_chunk(&mut tx, chunk, now, grace_ms, &mut created).await?;
+                whole.push(
+                    insert_inbound_chunk(&mut tx, chunk, now, grace_ms).await? == chunk.len(),
+                );
             }
             tx.commit().await?;
         }
-        // The originals of what was not inserted, by dedupe key.
-        let taken: Vec<&str> = batch
-            .iter()
-            .filter(|ev| !created.contains(&ev.id))
-            .map(|ev| ev.dedupe_key.as_str())
-            .collect();
-        let mut originals: HashMap<String, (String, String)> = HashMap::new();
-        for chunk in taken.chunks(INSERT_CHUNK) {
+        let mut out = Vec::with_capacity(batch.len());
+        for (chunk, whole) in chunks.iter().zip(whole) {
+            if whole {
+                out.extend(chunk.iter().map(|ev| InboundInsert {
+                    id: ev.id.clone(),
+                    created: true,
+                    status: ev.status.clone(),
+                }));
+                continue;
+            }
+            // Some rows were not inserted (the usual batch has no duplicate
+            // and never asks): the row stored under each key says whose it
+            // is. Ids are minted per request, so a stored row with the
+            // event's own id is the event's.
             let sql = format!(
                 "SELECT id, status, dedupe_key FROM inbound_events WHERE dedupe_key IN ({})",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for key in chunk {
-                q = q.bind(*key);
+            for ev in *chunk {
+                q = q.bind(&ev.dedupe_key);
             }
+            let mut stored: HashMap<String, (String, String)> = HashMap::new();
             for row in q.fetch_all(self.reader()).await? {
-                originals.insert(
+                stored.insert(
                     row.try_get("dedupe_key")?,
                     (row.try_get("id")?, row.try_get("status")?),
                 );
             }
-        }
-        batch
-            .iter()
-            .map(|ev| {
-                if created.contains(&ev.id) {
-                    return Ok(InboundInsert {
-                        id: ev.id.clone(),
-                        created: true,
-                        status: ev.status.clone(),
-                    });
-                }
-                let (id, status) = originals.get(&ev.dedupe_key).cloned().ok_or_else(|| {
+            for ev in *chunk {
+                let (id, status) = stored.get(&ev.dedupe_key).cloned().ok_or_else(|| {
                     StoreError::Invalid(format!("event {} neither stored nor found", ev.id))
                 })?;
-                Ok(InboundInsert {
+                out.push(InboundInsert {
+                    created: id == ev.id,
                     id,
-                    created: false,
                     status,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The stored events among `ids` (unknown ids are left out), in one query
@@ -297,17 +299,18 @@ impl Store {
     }
 }
 
-/// One multi-row insert of intake events; collects the ids it stored.
+/// One multi-row insert of intake events; returns how many rows went in.
+/// Rows are counted, not returned: each `RETURNING` row crossed from SQLite's
+/// thread to the writer task on its own, a wake-up per row.
 async fn insert_inbound_chunk(
     conn: &mut sqlx::AnyConnection,
     chunk: &[NewInboundEvent],
     now: i64,
     grace_ms: i64,
-    created: &mut HashSet<String>,
-) -> StoreResult<()> {
+) -> StoreResult<usize> {
     let sql = format!(
         "INSERT INTO inbound_events (id, source, dedupe_key, content_type, body, status, attempts, received_at, updated_at, next_attempt_at) \
-         VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+         VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
         values_rows(3, chunk.len(), 6, "0, $1, $1, $2")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -322,10 +325,8 @@ async fn insert_inbound_chunk(
             .bind(ev.body.as_slice())
             .bind(&ev.status);
     }
-    for row in q.fetch_all(&mut *conn).await? {
-        created.insert(row.try_get("id")?);
-    }
-    Ok(())
+    let done = q.execute(&mut *conn).await?;
+    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
 }
 
 const EVENT_VIEW_SELECT: &str = "SELECT id, source, status, attempts, last_error, received_at, processed_at, content_type, LENGTH(body) AS size FROM inbound_events";
