@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// Run only these phases (default: all; scale-out needs the three URLs).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Phase>,
+    /// Another `crm` build whose `crm api` joins the embedded intake rounds as
+    /// one more contender: an A/B of a change in one run, turn by turn.
+    #[arg(long)]
+    pub compare_with: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +97,20 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn spawn(role: &str, env: &[(String, String)]) -> anyhow::Result<(Proc, String)> {
+    spawn_exe(&std::env::current_exe()?, role, env)
+}
+
+fn spawn_exe(
+    exe: &std::path::Path,
+    role: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<(Proc, String)> {
     let port = free_port()?;
     // Each process logs to a file beside the bench data (kept on failure).
     let log_dir = std::env::temp_dir().join("crm-bench-logs");
     std::fs::create_dir_all(&log_dir)?;
     let log = std::fs::File::create(log_dir.join(format!("{role}-{port}.log")))?;
-    let child = Command::new(std::env::current_exe()?)
+    let child = Command::new(exe)
         .arg(role)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("CRM_BIND", format!("127.0.0.1:{port}"))
@@ -472,8 +484,9 @@ async fn end_to_end(
     ))
 }
 
-/// Mean rows per intake transaction, from the process's own `/metrics`.
-async fn mean_batch_rows(base: &str, token: &str) -> anyhow::Result<f64> {
+/// Mean rows per intake transaction and mean time to commit one, from the
+/// process's own `/metrics`.
+async fn intake_batches(base: &str, token: &str) -> anyhow::Result<(f64, f64)> {
     let text = reqwest::Client::new()
         .get(format!("{base}/metrics"))
         .bearer_auth(token)
@@ -487,12 +500,18 @@ async fn mean_batch_rows(base: &str, token: &str) -> anyhow::Result<f64> {
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    let count = value("crm_intake_batch_rows_count");
-    Ok(if count > 0.0 {
-        (value("crm_intake_batch_rows_sum") / count * 10.0).round() / 10.0
-    } else {
-        0.0
-    })
+    let mean = |name: &str, scale: f64| {
+        let count = value(&format!("{name}_count"));
+        if count > 0.0 {
+            (value(&format!("{name}_sum")) * scale / count * 100.0).round() / 100.0
+        } else {
+            0.0
+        }
+    };
+    Ok((
+        mean("crm_intake_batch_rows", 1.0),
+        mean("crm_intake_commit_seconds", 1000.0),
+    ))
 }
 
 fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
@@ -640,7 +659,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         for base in [&api_base, &serve_base, &bare_base, &raw_base] {
             wait_healthy(base).await?;
         }
-        let mut c = [
+        let other_env = vec![(
+            "CRM_DATA_DIR".to_string(),
+            dir.join("other").display().to_string(),
+        )];
+        let other = match &args.compare_with {
+            Some(exe) => {
+                let (p, base) = spawn_exe(exe, "api", &other_env)?;
+                wait_healthy(&base).await?;
+                Some((p, base))
+            }
+            None => None,
+        };
+        let mut c = vec![
             Contender::new(
                 "baseline bare axum",
                 format!("{bare_base}/webhooks/meta"),
@@ -670,21 +701,42 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 )
             },
         ];
+        if let Some((_, base)) = &other {
+            c.push(Contender::new(
+                "embedded intake, crm api of the --compare-with build",
+                format!("{base}/webhooks/meta"),
+                true,
+            ));
+        }
         rounds(&mut c, &args, 100).await?;
         for (name, base, env) in [
             ("crm api", &api_base, &api_env),
             ("crm serve", &serve_base, &serve_env),
         ] {
-            let rows = mean_batch_rows(base, &token_for(env)?).await?;
-            print(json!({"name": format!("{name}: rows per intake batch, mean"), "rows": rows}));
+            let (rows, commit_ms) = intake_batches(base, &token_for(env)?).await?;
+            print(
+                json!({"name": format!("{name}: intake batches, mean"), "rows": rows,
+                         "commit_ms": commit_ms}),
+            );
         }
         for p in [api, serve, bare, raw] {
             p.terminate();
         }
-        let [bare, bare_here, raw, api, serve] = &c;
         for x in &c {
             print(x.report());
         }
+        if let (Some((p, _)), [.., api, _, other]) = (other, c.as_slice()) {
+            p.terminate();
+            print(ratio(
+                "crm api vs the --compare-with build",
+                api,
+                other,
+                1.0,
+            ));
+        }
+        let [bare, bare_here, raw, api, serve, ..] = c.as_slice() else {
+            bail!("intake contenders missing");
+        };
         print(ratio("crm api vs bare axum", api, bare, 0.5));
         print(ratio(
             "crm api vs bare axum in the bench's own process",
@@ -695,7 +747,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print(ratio("crm api vs raw SQLite inserts", api, raw, 0.5));
         print(ratio("crm serve vs bare axum", serve, bare, 0.5));
         print(ratio("crm serve vs raw SQLite inserts", serve, raw, 0.5));
-        settle(&[dir.join("api"), dir.join("serve"), dir.join("raw.db")]);
+        settle(&[
+            dir.join("api"),
+            dir.join("serve"),
+            dir.join("other"),
+            dir.join("raw.db"),
+        ]);
     }
     if phase(Phase::Drain) {
         // A backlog stored by `crm api` alone, then drained by a worker.

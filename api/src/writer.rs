@@ -70,7 +70,12 @@ impl IntakeWriter {
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let batch = std::mem::take(&mut batch);
                 let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let started = Instant::now();
                 let results = write_batch(&store, &events, grace_ms).await;
+                metrics.observe_ms(
+                    "crm_intake_commit_seconds",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                );
                 let to_push: Vec<String> = results
                     .iter()
                     .filter_map(|r| r.as_ref().ok())

@@ -66,11 +66,13 @@ pub fn verify_meta_signature(
         Some((p, rest)) if p.eq_ignore_ascii_case(PREFIX) => rest,
         _ => return Err(SignatureError::Malformed("expected sha256= prefix")),
     };
-    let expected =
-        hex::decode(digest_hex).map_err(|_| SignatureError::Malformed("digest is not hex"))?;
-    if expected.len() != DIGEST_LEN {
-        return Err(SignatureError::Malformed("digest is not 32 bytes"));
-    }
+    let mut expected = [0u8; DIGEST_LEN];
+    hex::decode_to_slice(digest_hex, &mut expected).map_err(|e| match e {
+        hex::FromHexError::InvalidStringLength => {
+            SignatureError::Malformed("digest is not 32 bytes")
+        }
+        _ => SignatureError::Malformed("digest is not hex"),
+    })?;
     let mut m = mac(app_secret).ok_or(SignatureError::Mismatch)?;
     m.update(body);
     m.verify_slice(&expected)

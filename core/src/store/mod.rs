@@ -192,27 +192,41 @@ pub(crate) fn statement_chunks<T>(
 
 /// `$first, $first+1, …` for `n` parameters.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(n * 6);
+    push_placeholders(&mut sql, first, n);
+    sql
+}
+
+fn push_placeholders(sql: &mut String, first: usize, n: usize) {
+    use std::fmt::Write;
+    for i in first..first + n {
+        if i > first {
+            sql.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(sql, "${i}");
+    }
 }
 
 /// `($first, …, tail), (…)`: `rows` tuples of `cols` parameters numbered on
 /// from `first`, each ending with the same `tail` SQL (shared parameters or
-/// literals), for one multi-row `INSERT … VALUES`.
+/// literals), for one multi-row `INSERT … VALUES`. Written into one string:
+/// intake builds one per batch.
 pub(crate) fn values_rows(first: usize, rows: usize, cols: usize, tail: &str) -> String {
-    (0..rows)
-        .map(|r| {
-            let p = placeholders(first + r * cols, cols);
-            if tail.is_empty() {
-                format!("({p})")
-            } else {
-                format!("({p}, {tail})")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(rows * (cols * 6 + tail.len() + 4));
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        push_placeholders(&mut sql, first + r * cols, cols);
+        if !tail.is_empty() {
+            sql.push_str(", ");
+            sql.push_str(tail);
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Runs the checkpointer below for another SQLite file (the job queue's).
