@@ -489,6 +489,21 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
             ("m_out3".to_string(), Some("delivered".to_string())),
         ]
     );
+    // The history keeps each receipt's status once per covered outbound
+    // message, in the order they happened; the failed one only its failure,
+    // the inbound one none.
+    let history = |mid: &'static str| {
+        let s = s.clone();
+        async move { s.message_status_history("messenger", mid).await.unwrap() }
+    };
+    let at = |st: &str, t: i64| (st.to_string(), t);
+    assert_eq!(
+        history("m_out1").await,
+        vec![at("read", 2_505), at("delivered", 10_004)]
+    );
+    assert_eq!(history("m_out2").await, vec![at("failed", 2_100)]);
+    assert_eq!(history("m_out3").await, vec![at("delivered", 10_004)]);
+    assert!(history("m_in").await.is_empty());
 }
 
 async fn card_moves_are_conditional(s: Store) {

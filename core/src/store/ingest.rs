@@ -593,7 +593,7 @@ async fn write_plan(
     let statuses = apply_statuses(conn, engine, &p.statuses, now).await?;
     let mut receipts = Vec::with_capacity(p.receipts.len());
     for r in &p.receipts {
-        receipts.push(apply_receipt(conn, r).await?);
+        receipts.push(apply_receipt(conn, r, now).await?);
     }
     write_timeline(conn, engine, &p.timeline, now).await?;
     touch_customers(conn, &p.touched, now).await?;
@@ -686,14 +686,38 @@ async fn apply_statuses(
 
 /// Moves every outbound message of the receipt's thread sent up to its
 /// watermark forward to its status (never back): one `message.status` event
-/// per message that moved.
+/// per message that moved. Each covered message that has not failed gets
+/// the receipt's status in its history once, as a WhatsApp status would
+/// write it, even when the message is already past it (a read receipt that
+/// came before the delivery one).
 async fn apply_receipt(
     conn: &mut AnyConnection,
     r: &ReceiptInput,
+    now: i64,
 ) -> StoreResult<Vec<DomainEvent>> {
     let Some(rank) = status_rank(&r.status) else {
         return Ok(Vec::new());
     };
+    let payload = json!({"watermark": r.up_to}).to_string();
+    // The WHERE clause also keeps SQLite from reading ON CONFLICT as a join.
+    sqlx::query(
+        "INSERT INTO message_statuses (channel, external_id, status, occurred_at, error_code, payload, created_at) \
+         SELECT m.channel, m.external_id, $1, $2, NULL, $3, $4 FROM messages m \
+         WHERE m.conversation_id IN (SELECT id FROM conversations WHERE channel = $5 AND account_id = $6 AND contact_key = $7) \
+         AND m.direction = 'outbound' AND m.sent_at <= $8 AND m.status_rank < $9 \
+         ON CONFLICT (channel, external_id, status) DO NOTHING",
+    )
+    .bind(&r.status)
+    .bind(r.occurred_at)
+    .bind(payload)
+    .bind(now)
+    .bind(&r.channel)
+    .bind(&r.account_id)
+    .bind(&r.contact_key)
+    .bind(r.up_to)
+    .bind(status_rank("failed").unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await?;
     let moved = sqlx::query(
         "UPDATE messages SET status = $1, status_rank = $2, status_at = $3 \
          WHERE conversation_id IN (SELECT id FROM conversations WHERE channel = $4 AND account_id = $5 AND contact_key = $6) \

@@ -281,6 +281,26 @@ impl Store {
             .collect()
     }
 
+    /// A message's delivery history, `(status, occurred_at)` in the order
+    /// the statuses happened (a status is kept once, even if sent again).
+    pub async fn message_status_history(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, occurred_at FROM message_statuses WHERE channel = $1 AND external_id = $2 \
+             ORDER BY occurred_at, status",
+        )
+        .bind(channel)
+        .bind(external_id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("occurred_at")?)))
+            .collect()
+    }
+
     /// Oldest first, as a chat reads; `before` pages backwards by message id.
     pub async fn messages(
         &self,
