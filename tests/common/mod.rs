@@ -345,28 +345,29 @@ pub async fn db_counts(url: &str) -> HashMap<String, i64> {
         .connect(url)
         .await
         .unwrap();
-    let mut out = HashMap::new();
-    for t in [
+    // One statement, one snapshot: counted one by one, a commit landing
+    // between two counts showed e.g. 256 customers beside 300 cards.
+    let tables = [
         "customers",
         "messages",
         "inbound_events",
         "timeline",
         "cards",
         "leads",
-    ] {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) AS n FROM {t}"
-        )))
+    ];
+    let mut sql: Vec<String> = tables
+        .iter()
+        .map(|t| format!("(SELECT COUNT(*) FROM {t}) AS {t}"))
+        .collect();
+    sql.push("(SELECT COUNT(*) FROM inbound_events WHERE status = 'pending') AS pending".into());
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {}", sql.join(", "))))
         .fetch_one(&pool)
         .await
         .unwrap();
-        out.insert(t.to_string(), row.try_get::<i64, _>("n").unwrap());
+    let mut out = HashMap::new();
+    for name in tables.iter().copied().chain(["pending"]) {
+        out.insert(name.to_string(), row.try_get::<i64, _>(name).unwrap());
     }
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM inbound_events WHERE status = 'pending'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    out.insert("pending".into(), row.try_get::<i64, _>("n").unwrap());
     pool.close().await;
     out
 }
