@@ -97,21 +97,23 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn spawn(role: &str, env: &[(String, String)]) -> anyhow::Result<(Proc, String)> {
-    spawn_exe(&std::env::current_exe()?, role, env)
+    spawn_exe(&std::env::current_exe()?, &[role], env)
 }
 
+/// `exe` with `args` on a free port; its log goes to a file named after the
+/// first argument, beside the bench data (kept on failure).
 fn spawn_exe(
     exe: &std::path::Path,
-    role: &str,
+    args: &[&str],
     env: &[(String, String)],
 ) -> anyhow::Result<(Proc, String)> {
     let port = free_port()?;
-    // Each process logs to a file beside the bench data (kept on failure).
     let log_dir = std::env::temp_dir().join("crm-bench-logs");
     std::fs::create_dir_all(&log_dir)?;
-    let log = std::fs::File::create(log_dir.join(format!("{role}-{port}.log")))?;
+    let name = args.first().copied().unwrap_or("crm");
+    let log = std::fs::File::create(log_dir.join(format!("{name}-{port}.log")))?;
     let child = Command::new(exe)
-        .arg(role)
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("CRM_BIND", format!("127.0.0.1:{port}"))
         .env(
@@ -123,7 +125,7 @@ fn spawn_exe(
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .context("spawn crm")?;
+        .with_context(|| format!("spawn crm {}", args.join(" ")))?;
     Ok((Proc(child), format!("http://127.0.0.1:{port}")))
 }
 
@@ -231,21 +233,9 @@ pub async fn serve_baseline(args: BaselineArgs, bind: &str) -> anyhow::Result<()
 
 /// A baseline in its own process; answers `/healthz` like `crm`.
 fn spawn_baseline(kind: &str, db: Option<&str>) -> anyhow::Result<(Proc, String)> {
-    let port = free_port()?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["bench-baseline", kind]);
-    if let Some(db) = db {
-        cmd.args(["--db", db]);
-    }
-    let child = cmd
-        .env("CRM_BIND", format!("127.0.0.1:{port}"))
-        .env("CRM_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("spawn crm bench-baseline")?;
-    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+    let mut args = vec!["bench-baseline", kind];
+    args.extend(db.iter().flat_map(|db| ["--db", db]));
+    spawn_exe(&std::env::current_exe()?, &args, &[])
 }
 
 /// Bare axum in the bench's own process (the figure earlier sessions used).
@@ -665,7 +655,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )];
         let other = match &args.compare_with {
             Some(exe) => {
-                let (p, base) = spawn_exe(exe, "api", &other_env)?;
+                let (p, base) = spawn_exe(exe, &["api"], &other_env)?;
                 wait_healthy(&base).await?;
                 Some((p, base))
             }
@@ -725,7 +715,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         for x in &c {
             print(x.report());
         }
-        if let (Some((p, _)), [.., api, _, other]) = (other, c.as_slice()) {
+        let [bare, bare_here, raw, api, serve, rest @ ..] = c.as_slice() else {
+            bail!("intake contenders missing");
+        };
+        if let (Some((p, _)), [other]) = (other, rest) {
             p.terminate();
             print(ratio(
                 "crm api vs the --compare-with build",
@@ -734,9 +727,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 1.0,
             ));
         }
-        let [bare, bare_here, raw, api, serve, ..] = c.as_slice() else {
-            bail!("intake contenders missing");
-        };
         print(ratio("crm api vs bare axum", api, bare, 0.5));
         print(ratio(
             "crm api vs bare axum in the bench's own process",

@@ -187,12 +187,14 @@ impl JobQueue {
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| QueueError::Backend(e.to_string()))?;
-                async {
-                    let mut conn = s.pool().acquire().await?;
-                    apalis_sqlite::queries::push_tasks(&mut *conn, INGEST_QUEUE, &tasks).await
-                }
-                .await
-                .map_err(|e: apalis_sqlite::Error| QueueError::Backend(e.to_string()))
+                let mut conn = s
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                apalis_sqlite::queries::push_tasks(&mut *conn, INGEST_QUEUE, &tasks)
+                    .await
+                    .map_err(|e| QueueError::Backend(e.to_string()))
             }
             QueueBackend::Redis(s) => {
                 let tasks: Vec<_> = jobs
