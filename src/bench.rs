@@ -278,7 +278,7 @@ async fn raw_insert_router(url: &str) -> anyhow::Result<axum::Router> {
     let pool = opts
         .connect(url)
         .await
-        .with_context(|| format!("raw insert baseline on {}", crm_core::util::mask_url(url)))?;
+        .with_context(|| format!("raw insert baseline on {}", crm_domain::util::mask_url(url)))?;
     let blob = if is_sqlite { "BLOB" } else { "BYTEA" };
     sqlx::query("DROP TABLE IF EXISTS bench_raw")
         .execute(&pool)
@@ -296,9 +296,9 @@ async fn raw_insert_router(url: &str) -> anyhow::Result<axum::Router> {
                 let pool = pool.clone();
                 async move {
                     let r = sqlx::query("INSERT INTO bench_raw (id, body, at) VALUES ($1, $2, $3)")
-                        .bind(crm_core::util::new_id())
+                        .bind(crm_domain::util::new_id())
                         .bind(body.to_vec())
-                        .bind(crm_core::util::now_ms())
+                        .bind(crm_domain::util::now_ms())
                         .execute(&*pool)
                         .await;
                     if r.is_ok() {
@@ -616,7 +616,7 @@ fn median_of(mut v: Vec<f64>) -> f64 {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_core::util::new_id()));
+    let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_domain::util::new_id()));
     std::fs::create_dir_all(&dir)?;
     let phase = |p: Phase| args.only.is_empty() || args.only.contains(&p);
     let scale_out = match (&args.pg_url, &args.redis_url, &args.amqp_url) {

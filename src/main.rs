@@ -9,10 +9,10 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use crm_core::Config;
-use crm_core::auth::{Role, hash_password};
-use crm_core::config::LogFormat;
-use crm_core::identity::normalize_email;
+use crm_domain::auth::{Role, hash_password};
+use crm_domain::email::normalize_email;
+use crm_runtime::Config;
+use crm_runtime::config::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -84,7 +84,7 @@ struct ScrubbedStderr;
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(crm_core::redact::scrub(&text).as_bytes())?;
+        std::io::stderr().write_all(crm_domain::redact::scrub(&text).as_bytes())?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -148,7 +148,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let applied = store.migrate().await.context("migrations failed")?;
             eprintln!(
                 "migrations applied: {applied:?} (database {})",
-                crm_core::util::mask_url(&config.database_url)
+                crm_domain::util::mask_url(&config.database_url)
             );
             Ok(())
         }

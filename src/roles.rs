@@ -6,13 +6,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use crm_api::{AppState, IntakeWriter, Services};
 use crm_connectors::graph::{GraphClient, GraphConfig};
-use crm_core::Config;
-use crm_core::bus::EventBus;
-use crm_core::metrics::Metrics;
-use crm_core::queue::JobQueue;
-use crm_core::store::Store;
-use crm_core::util::mask_url;
+use crm_domain::util::mask_url;
+use crm_runtime::Config;
+use crm_runtime::bus::EventBus;
+use crm_runtime::metrics::Metrics;
+use crm_runtime::queue::JobQueue;
 use crm_scheduler::Scheduler;
+use crm_store::Store;
 use crm_workers::WorkerCtx;
 use tokio::sync::watch;
 
@@ -27,7 +27,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// What every long-running role opens first: the migrated database and the queue.
 async fn open_migrated(config: &Config) -> anyhow::Result<(Store, JobQueue)> {
-    tokio::task::spawn_blocking(crm_core::identity::warm_up).await?;
+    tokio::task::spawn_blocking(crm_domain::phone::warm_up).await?;
     let store = open_store(config).await?;
     store.migrate().await.context("migrations failed")?;
     let queue = open_queue(config).await?;

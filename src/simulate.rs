@@ -73,7 +73,7 @@ fn run_number(run_id: &str) -> u64 {
 
 /// One Meta object worth of changes for item `i`: (object, entry).
 pub fn entry_for(kind: &str, run: u64, i: u64) -> (&'static str, Value) {
-    let ts = crm_core::util::now_ms() / 1000;
+    let ts = crm_domain::util::now_ms() / 1000;
     let phone = format!("90532{:07}", (run * 1_000_003 + i) % 10_000_000);
     match kind {
         "status" => (
@@ -148,7 +148,7 @@ pub fn lead_json(leadgen_id: &str) -> Value {
 
 fn chrono_like_now() -> String {
     // Meta's `+0000` form, which RFC 3339 parsers reject.
-    let secs = crm_core::util::now_ms() / 1000;
+    let secs = crm_domain::util::now_ms() / 1000;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -333,7 +333,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(idx).copied().unwrap_or(0.0)
 }
 
-pub async fn run(args: SimulateArgs, config: &crm_core::Config) -> anyhow::Result<()> {
+pub async fn run(args: SimulateArgs, config: &crm_runtime::Config) -> anyhow::Result<()> {
     if let Some(bind) = &args.graph_bind {
         let addr = serve_graph(bind).await?;
         eprintln!("Graph API stand-in on http://{addr} (set CRM_GRAPH_BASE_URL=http://{addr})");
@@ -349,7 +349,7 @@ pub async fn run(args: SimulateArgs, config: &crm_core::Config) -> anyhow::Resul
                     .map(|s| s.expose().to_string())
             })
             .context("no app secret: pass --app-secret or set CRM_META_APP_SECRET")?;
-        let run_id = args.run_id.clone().unwrap_or_else(crm_core::util::new_id);
+        let run_id = args.run_id.clone().unwrap_or_else(crm_domain::util::new_id);
         let run = run_number(&run_id);
         let bodies = build_bodies(&args.kinds, args.count, args.batch, run);
         let n_bodies = bodies.len();

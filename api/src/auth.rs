@@ -2,7 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use crm_core::auth::{Permission, Principal, allows};
+use crm_domain::auth::{Permission, Principal, allows};
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use crm_core::StoreError;
+use crm_store::StoreError;
 use serde_json::{Value, json};
 
 #[derive(Debug)]

@@ -4,10 +4,10 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use crm_core::auth::Permission;
-use crm_core::intake::IntakeLead;
-use crm_core::store::NewInboundEvent;
-use crm_core::util::new_id;
+use crm_domain::auth::Permission;
+use crm_domain::intake::IntakeLead;
+use crm_domain::util::new_id;
+use crm_store::NewInboundEvent;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;

@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use crm_core::Config;
-use crm_core::bus::EventBus;
-use crm_core::metrics::Metrics;
-use crm_core::queue::JobQueue;
-use crm_core::store::Store;
+use crm_runtime::Config;
+use crm_runtime::bus::EventBus;
+use crm_runtime::metrics::Metrics;
+use crm_runtime::queue::JobQueue;
+use crm_store::Store;
 
 pub use writer::IntakeWriter;
 

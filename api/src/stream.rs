@@ -5,8 +5,8 @@
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use crm_core::auth::Permission;
-use crm_core::model::DomainEvent;
+use crm_domain::auth::Permission;
+use crm_domain::model::DomainEvent;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 

@@ -3,12 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use crm_core::auth::Permission;
-use crm_core::identity::{normalize_email, normalize_phone};
-use crm_core::model::{
+use crm_domain::auth::Permission;
+use crm_domain::email::normalize_email;
+use crm_domain::model::{
     ConversationView, CustomerDetail, InboundEventView, MessageView, PipelineView, TimelineEntry,
 };
-use crm_core::store::{CustomerFilter, Page};
+use crm_domain::phone::normalize_phone;
+use crm_store::{CustomerFilter, Page};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -43,7 +44,7 @@ pub async fn list_customers(
     State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<CustomerQuery>,
-) -> ApiResult<Json<Page<crm_core::model::CustomerSummary>>> {
+) -> ApiResult<Json<Page<crm_domain::model::CustomerSummary>>> {
     caller.require(Permission::ReadCustomers)?;
     let phone = match non_empty(q.phone) {
         Some(p) => Some(
@@ -92,9 +93,9 @@ pub async fn get_customer(
         .map_err(|e| not_found_as(e, "customer"))
 }
 
-fn not_found_as(e: crm_core::StoreError, what: &str) -> ApiError {
+fn not_found_as(e: crm_store::StoreError, what: &str) -> ApiError {
     match e {
-        crm_core::StoreError::NotFound => ApiError::not_found(what),
+        crm_store::StoreError::NotFound => ApiError::not_found(what),
         other => other.into(),
     }
 }

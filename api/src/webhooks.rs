@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crm_connectors::meta::{Envelope, read_envelope};
 use crm_connectors::signature::verify_meta_signature;
-use crm_core::store::NewInboundEvent;
-use crm_core::util::{new_id, sha256_hex};
+use crm_domain::util::{new_id, sha256_hex};
+use crm_store::NewInboundEvent;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};

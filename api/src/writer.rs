@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crm_core::metrics::Metrics;
-use crm_core::queue::JobQueue;
-use crm_core::store::{InboundInsert, NewInboundEvent, Store};
+use crm_runtime::metrics::Metrics;
+use crm_runtime::queue::JobQueue;
+use crm_store::{InboundInsert, NewInboundEvent, Store};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply = oneshot::Sender<Result<InboundInsert, String>>;

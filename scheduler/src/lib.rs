@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_cron::CronScheduler;
-use crm_core::Config;
-use crm_core::queue::JobQueue;
-use crm_core::store::{NewInboundEvent, Store};
-use crm_core::util::new_id;
+use crm_domain::util::new_id;
+use crm_runtime::Config;
+use crm_runtime::queue::JobQueue;
+use crm_store::{NewInboundEvent, Store};
 use futures::StreamExt;
 use serde_json::json;
 

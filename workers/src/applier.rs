@@ -3,8 +3,8 @@
 //! single-writer engine (SQLite) this turns N lock acquisitions and commits
 //! into one; on PostgreSQL it saves round trips and commits.
 
-use crm_core::model::{Action, DomainEvent};
-use crm_core::store::{Store, StoreError};
+use crm_domain::model::{Action, DomainEvent};
+use crm_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply = oneshot::Sender<Result<Vec<DomainEvent>, StoreError>>;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use crm_connectors::graph::GraphClient;
 use crm_connectors::meta::{InboundItem, parse_webhook};
-use crm_core::Config;
-use crm_core::bus::EventBus;
-use crm_core::intake::IntakeLead;
-use crm_core::metrics::Metrics;
-use crm_core::model::{Action, DomainEvent};
-use crm_core::store::{InboundEventRow, Store, StoreError};
+use crm_domain::intake::IntakeLead;
+use crm_domain::model::{Action, DomainEvent};
+use crm_runtime::Config;
+use crm_runtime::bus::EventBus;
+use crm_runtime::metrics::Metrics;
+use crm_store::{InboundEventRow, Store, StoreError};
 
 pub use applier::EventApplier;
 pub use map::{lead_from_graph, message_from_social, message_from_whatsapp, status_from_whatsapp};
@@ -258,7 +258,7 @@ async fn backfill_form(
     let Some(graph) = &ctx.graph else {
         return Err("lead backfill needs CRM_META_ACCESS_TOKEN".into());
     };
-    let now_s = crm_core::util::now_ms() / 1000;
+    let now_s = crm_domain::util::now_ms() / 1000;
     let cursor = ctx
         .store
         .lead_form_cursor(form_id)
@@ -280,7 +280,7 @@ async fn backfill_form(
             lead,
             None,
             Some(event_id),
-            crm_core::util::now_ms(),
+            crm_domain::util::now_ms(),
             &ctx.config.default_region,
         );
         events.extend(

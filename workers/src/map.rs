@@ -2,10 +2,11 @@
 
 use crm_connectors::graph::Lead;
 use crm_connectors::meta::{SocialMessage, SocialReceipt, WaMessage, WaStatus};
-use crm_core::identity::{canonical_whatsapp_phone, normalize_email, normalize_phone};
-use crm_core::model::{
+use crm_domain::email::normalize_email;
+use crm_domain::model::{
     Action, Attribution, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput,
 };
+use crm_domain::phone::{canonical_whatsapp_phone, normalize_phone};
 use serde_json::{Map, Value, json};
 
 pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> MessageInput {

@@ -11,7 +11,7 @@ use apalis::prelude::{
     BackendExt, BoxDynError, Data, Monitor, PollSnapshot, PollStrategy, WorkerBuilder,
     WorkerBuilderExt,
 };
-use crm_core::queue::{IngestJob, JobQueue, QueueBackend};
+use crm_runtime::queue::{IngestJob, JobQueue, QueueBackend};
 use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
 
@@ -120,7 +120,7 @@ fn worker_name(n: usize) -> String {
     format!(
         "ingest-{host}-{}-{}-{n}",
         std::process::id(),
-        crm_core::util::new_id()
+        crm_domain::util::new_id()
     )
 }
 

@@ -1,0 +1,17 @@
+//! The CRM's words and rules as plain data and pure functions: model types,
+//! phone / e-mail normalisation and identity matching, the batch planner,
+//! delivery-status and retry rules, search tokens, intake validation,
+//! permissions, and log redaction. No database, queue, bus or network here:
+//! the store executes what these functions decide.
+
+pub mod auth;
+pub mod email;
+pub mod intake;
+pub mod matching;
+pub mod model;
+pub mod phone;
+pub mod plan;
+pub mod redact;
+pub mod rules;
+pub mod search;
+pub mod util;

@@ -1,0 +1,255 @@
+//! Model types: what workers hand to the store, what the API returns, and the
+//! domain events published after commit.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::phone::PhoneE164;
+
+/// How we know who someone is, as far as one inbound signal tells.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactInput {
+    pub name: Option<String>,
+    pub phone: Option<PhoneE164>,
+    pub email: Option<String>,
+    /// WhatsApp id as sent by Meta (digits); kept on the customer.
+    pub wa_id: Option<String>,
+    /// A channel-scoped identity: (`wa_user`, BSUID), (`messenger:{page}`, PSID),
+    /// (`instagram:{account}`, IGSID).
+    pub channel_identity: Option<(String, String)>,
+}
+
+/// Campaign attribution carried by a lead, named as at intake and at Meta.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_content: Option<String>,
+    pub utm_term: Option<String>,
+    pub campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub adset_id: Option<String>,
+    pub adset_name: Option<String>,
+    pub ad_id: Option<String>,
+    pub ad_name: Option<String>,
+    pub form_id: Option<String>,
+    pub page_id: Option<String>,
+    pub ctwa_clid: Option<String>,
+    pub fbclid: Option<String>,
+    pub gclid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadInput {
+    /// `web_form`, `meta_lead_ads`, `whatsapp_ctwa`, `instagram_ad`, … or a partner name.
+    pub source: String,
+    /// The lead's natural key within its source (leadgen id, wamid, intake key).
+    pub external_id: String,
+    pub event_id: Option<String>,
+    pub received_at: i64,
+    pub contact: ContactInput,
+    pub message: Option<String>,
+    pub attribution: Attribution,
+    pub consent: Option<bool>,
+    pub answers: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageInput {
+    /// `whatsapp`, `messenger`, `instagram`.
+    pub channel: String,
+    /// Our side of the thread: WhatsApp phone_number_id, Page id, IG account id.
+    pub account_id: String,
+    /// Their side of the thread: wa_id / BSUID, PSID, IGSID.
+    pub contact_key: String,
+    pub external_id: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub kind: String,
+    pub body: Option<String>,
+    pub payload: Value,
+    pub sent_at: i64,
+    pub contact: ContactInput,
+    /// A click-to-chat ad referral on this message becomes a lead with attribution.
+    pub referral_lead: Option<LeadInput>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusInput {
+    pub channel: String,
+    pub external_id: String,
+    pub status: String,
+    pub occurred_at: i64,
+    pub error_code: Option<i64>,
+    pub payload: Value,
+}
+
+/// A Messenger/Instagram receipt without message ids: every outbound message
+/// of the conversation sent up to `up_to` (ms) is delivered or read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptInput {
+    pub channel: String,
+    pub account_id: String,
+    pub contact_key: String,
+    /// `delivered` or `read`.
+    pub status: String,
+    pub up_to: i64,
+    pub occurred_at: i64,
+}
+
+/// One effect an inbound event asks for. Short-lived and few per event, so
+/// the size difference between variants costs nothing worth a box.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Action {
+    Lead(LeadInput),
+    Message(MessageInput),
+    Status(StatusInput),
+    Receipt(ReceiptInput),
+}
+
+/// A change other parts of the system (dashboards, other api nodes) hear about
+/// after its transaction commits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// `customer.created`, `lead.received`, `message.received`, `card.moved`, …
+    pub kind: String,
+    pub customer_id: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub data: Value,
+    pub at: i64,
+}
+
+impl DomainEvent {
+    pub fn new(kind: &str, customer_id: Option<&str>, data: Value) -> Self {
+        Self {
+            kind: kind.to_string(),
+            customer_id: customer_id.map(str::to_string),
+            pipeline_id: None,
+            data,
+            at: crate::util::now_ms(),
+        }
+    }
+
+    /// The routing key on the bus: `customer.created` stays as it is so
+    /// subscribers can bind `customer.#`, `card.#`, `#`.
+    pub fn routing_key(&self) -> &str {
+        &self.kind
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustomerSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub wa_id: Option<String>,
+    pub stage: Option<StageRef>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeadView {
+    pub id: String,
+    pub source: String,
+    pub external_id: String,
+    pub received_at: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub message: Option<String>,
+    #[serde(flatten)]
+    pub attribution: Attribution,
+    pub consent: Option<bool>,
+    pub answers: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PossibleDuplicate {
+    pub customer_id: String,
+    pub reason: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustomerDetail {
+    #[serde(flatten)]
+    pub customer: CustomerSummary,
+    pub leads: Vec<LeadView>,
+    pub possible_duplicates: Vec<PossibleDuplicate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimelineEntry {
+    pub id: String,
+    pub kind: String,
+    pub summary: Option<String>,
+    pub data: Value,
+    pub occurred_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationView {
+    pub id: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub account_id: String,
+    pub contact_key: String,
+    pub created_at: i64,
+    pub last_message_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageView {
+    pub id: String,
+    pub conversation_id: String,
+    pub channel: String,
+    pub external_id: String,
+    pub direction: String,
+    pub kind: String,
+    pub body: Option<String>,
+    pub payload: Value,
+    pub status: Option<String>,
+    pub status_at: Option<i64>,
+    pub error_code: Option<i64>,
+    pub sent_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageView {
+    pub id: String,
+    pub name: String,
+    pub position: i64,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PipelineView {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+    pub stages: Vec<StageView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InboundEventView {
+    pub id: String,
+    pub source: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+    pub content_type: Option<String>,
+    pub size: i64,
+}
