@@ -9,10 +9,11 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use crm_domain::auth::{Role, hash_password};
+use crm_domain::auth::{Role, TokenScope, hash_password};
 use crm_domain::email::normalize_email;
 use crm_runtime::Config;
 use crm_runtime::config::LogFormat;
+use crm_store::StoreError;
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +65,8 @@ enum UserCommand {
         #[arg(long, default_value = "agent")]
         role: String,
     },
+    /// Disable a user: their tokens stop working at once.
+    Disable { email: String },
 }
 
 #[derive(Subcommand)]
@@ -71,10 +74,19 @@ enum TokenCommand {
     /// Create an API token and print it (only the token, on stdout).
     Create {
         name: String,
-        /// Owner of the token; without it, an admin service token.
+        /// Owner of the token (it acts with the user's role); without it, a
+        /// service token.
         #[arg(long)]
         user: Option<String>,
+        /// `full` (the role's permissions), `intake` (post leads only: what a
+        /// web form or partner embeds) or `metrics` (scrape /metrics only).
+        #[arg(long, default_value = "full")]
+        scope: String,
     },
+    /// List tokens (never the tokens themselves), newest first.
+    List,
+    /// Revoke a token by its id (from `crm token list`).
+    Revoke { id: String },
 }
 
 /// Stderr through `redact::scrub`: whatever a log line holds, phone numbers,
@@ -176,9 +188,26 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             eprintln!("user {email} created with role {} (id {id})", role.as_str());
             Ok(())
         }
-        Command::Token {
-            command: TokenCommand::Create { name, user },
+        Command::User {
+            command: UserCommand::Disable { email },
         } => {
+            let email = normalize_email(&email)
+                .with_context(|| format!("{email:?} is not a valid e-mail address"))?;
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            match store.disable_user(&email).await {
+                Ok(true) => eprintln!("user {email} disabled; their tokens no longer work"),
+                Ok(false) => eprintln!("user {email} was already disabled"),
+                Err(StoreError::NotFound) => bail!("no user {email}"),
+                Err(e) => return Err(e.into()),
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, user, scope },
+        } => {
+            let scope = TokenScope::parse(&scope)
+                .with_context(|| format!("unknown scope {scope:?} (full, intake, metrics)"))?;
             let store = roles::open_store(&config).await?;
             store.migrate().await?;
             let owner = match user {
@@ -194,9 +223,52 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 None => None,
             };
             let (_, token) = store
-                .create_token(&name, owner.as_ref().map(|(id, r)| (id.as_str(), *r)))
+                .create_token(
+                    &name,
+                    owner.as_ref().map(|(id, r)| (id.as_str(), *r)),
+                    scope,
+                )
                 .await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            println!(
+                "{:<26}  {:<8}  {:<8}  {:<24}  {:<8}  NAME",
+                "ID", "SCOPE", "ROLE", "USER", "STATE"
+            );
+            for t in store.list_tokens().await? {
+                println!(
+                    "{:<26}  {:<8}  {:<8}  {:<24}  {:<8}  {}",
+                    t.id,
+                    t.scope.as_str(),
+                    t.role.as_str(),
+                    t.user_email.as_deref().unwrap_or("(service)"),
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    t.name
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            match store.revoke_token(id.trim()).await {
+                Ok(true) => eprintln!("token {id} revoked"),
+                Ok(false) => eprintln!("token {id} was already revoked"),
+                Err(StoreError::NotFound) => bail!("no token {id}"),
+                Err(e) => return Err(e.into()),
+            }
             Ok(())
         }
         Command::Simulate(args) => simulate::run(args, &config).await,

@@ -2,6 +2,7 @@
 //! password masked), run, and stop cleanly on SIGTERM / Ctrl-C.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use crm_api::{AppState, IntakeWriter, Services};
@@ -114,10 +115,19 @@ async fn serve_http(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     eprintln!("crm listening on http://{addr}");
-    axum::serve(listener, crm_api::router(state))
-        .with_graceful_shutdown(wait_for(shutdown))
-        .await
-        .context("http server")?;
+    let limits = crm_api::ServerLimits {
+        header_read: Duration::from_millis(state.config.http_header_timeout_ms),
+        ..crm_api::ServerLimits::default()
+    };
+    let request_timeout = Duration::from_millis(state.config.http_request_timeout_ms);
+    crm_api::serve(
+        listener,
+        crm_api::router(state, request_timeout),
+        limits,
+        wait_for(shutdown),
+    )
+    .await
+    .context("http server")?;
     // The router (and its writer handles) is gone: the writer flushes its
     // last jobs and stops.
     if tokio::time::timeout(std::time::Duration::from_secs(30), writer)

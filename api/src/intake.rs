@@ -10,9 +10,38 @@ use crm_domain::util::new_id;
 use crm_store::NewInboundEvent;
 use serde_json::{Map, Value, json};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, TokenFrom, require};
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, INTAKE_BODY_LIMIT, read_body};
+
+pub fn router(state: &AppState) -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/intake/leads", axum::routing::post(receive))
+        .route_layer(require(state, Permission::IntakeLeads, TokenFrom::Header))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            INTAKE_BODY_LIMIT,
+        ))
+}
+
+/// The natural key of an intake event. Every kind is scoped to the token
+/// that sent it: two forms or partners may use the same `external_id` (or
+/// idempotency key) for different people, and neither may swallow the
+/// other's lead as a "duplicate".
+fn dedupe_key(
+    token_id: &str,
+    lead: &IntakeLead,
+    idempotency_key: Option<&str>,
+    id: &str,
+) -> String {
+    match (&lead.external_id, idempotency_key) {
+        (Some(ext), _) => format!(
+            "intake:ext:{token_id}:{}:{ext}",
+            lead.source.as_deref().unwrap_or("web_form")
+        ),
+        (None, Some(k)) => format!("intake:key:{token_id}:{k}"),
+        (None, None) => format!("intake:{id}"),
+    }
+}
 
 fn parse_fields(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -41,8 +70,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Permission::IntakeLeads)?;
-    let body = read_body(body, INTAKE_BODY_LIMIT).await?;
+    let body = read_body(body).await?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -50,6 +78,22 @@ pub async fn receive(
         .to_ascii_lowercase();
     let fields = parse_fields(&ct, &body)?;
     let lead = IntakeLead::from_fields(fields);
+    let too_long = lead.too_long();
+    if !too_long.is_empty() {
+        st.metrics.inc("crm_intake_total", "lead_rejected");
+        return Err(ApiError::unprocessable(
+            "validation_failed",
+            format!(
+                "too long: {}",
+                too_long
+                    .iter()
+                    .map(|f| f.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_details(json!({"fields": too_long})));
+    }
     if let Err(errors) = lead.validate(&st.config.default_region) {
         st.metrics.inc("crm_intake_total", "lead_rejected");
         return Err(ApiError::new(
@@ -66,16 +110,8 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let dedupe_key = match (&lead.external_id, idem) {
-        (Some(ext), _) => format!(
-            "intake:{}:{}",
-            lead.source.as_deref().unwrap_or("web_form"),
-            ext
-        ),
-        (None, Some(k)) => format!("intake:key:{}:{k}", caller.0.token_id),
-        (None, None) => format!("intake:{id}"),
-    };
-    let stored = serde_json::to_vec(&lead).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let dedupe_key = dedupe_key(&caller.0.token_id, &lead, idem, &id);
+    let stored = serde_json::to_vec(&lead).map_err(|e| ApiError::internal(&e))?;
     let ins = st
         .writer
         .submit(NewInboundEvent {
@@ -86,11 +122,7 @@ pub async fn receive(
             body: stored,
             status: "pending".into(),
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "lead not stored");
-            ApiError::unavailable("could not store the lead; retry")
-        })?;
+        .await?;
     st.metrics.inc(
         "crm_intake_total",
         if ins.created {
@@ -103,4 +135,30 @@ pub async fn receive(
         StatusCode::ACCEPTED,
         Json(json!({"event_id": ins.id, "duplicate": !ins.created})),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intake_keys_belong_to_their_caller() {
+        let mut lead = IntakeLead {
+            external_id: Some("42".into()),
+            ..IntakeLead::default()
+        };
+        let a = dedupe_key("tok_a", &lead, None, "ev1");
+        assert_eq!(a, dedupe_key("tok_a", &lead, Some("k"), "ev2"));
+        assert_ne!(a, dedupe_key("tok_b", &lead, None, "ev1"));
+        lead.source = Some("partner".into());
+        assert_ne!(a, dedupe_key("tok_a", &lead, None, "ev1"));
+        lead.external_id = None;
+        let k = dedupe_key("tok_a", &lead, Some("k"), "ev1");
+        assert_eq!(k, dedupe_key("tok_a", &lead, Some("k"), "ev2"));
+        assert_ne!(k, dedupe_key("tok_b", &lead, Some("k"), "ev1"));
+        assert_ne!(
+            dedupe_key("tok_a", &lead, None, "ev1"),
+            dedupe_key("tok_a", &lead, None, "ev2")
+        );
+    }
 }

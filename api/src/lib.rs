@@ -1,37 +1,47 @@
 //! The HTTP surface of `crm`: Meta webhooks, lead intake, the JSON API under
-//! `/api/v1`, the live event stream, health and metrics. Handlers are thin:
-//! they authenticate, validate, and hand work to the store and the queue.
+//! `/api/v1`, the live event stream, health and metrics. One router per
+//! module, merged in [`router`]; each states its body limit and the
+//! permission its routes need. Handlers are thin: they validate and hand
+//! work to the store and the queue.
 
 pub mod auth;
+mod customers;
 pub mod error;
+mod inbound_events;
 mod intake;
+pub mod middleware;
 mod ops;
+mod pipelines;
+pub mod server;
 mod stream;
-mod v1;
 mod webhooks;
 pub mod writer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::extract::FromRef;
 use crm_runtime::Config;
 use crm_runtime::bus::EventBus;
 use crm_runtime::metrics::Metrics;
 use crm_runtime::queue::JobQueue;
 use crm_store::Store;
 
+pub use server::{ServerLimits, serve};
 pub use writer::IntakeWriter;
 
 /// Meta sends at most 3 MB per webhook; anything larger is refused with 413.
 pub const WEBHOOK_BODY_LIMIT: usize = 3 * 1024 * 1024;
 /// Form posts are small; a generous cap still stops abuse.
 pub const INTAKE_BODY_LIMIT: usize = 256 * 1024;
+/// The JSON API's requests are a few fields (a card move, a filter).
+pub const API_BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler reads. axum clones the state for each request, so it
-/// is one `Arc`: a clone of the parts (the queue's storage config, the bus
-/// sender, the pools) cost a dozen atomic operations and an allocation per
-/// request.
+/// is one `Arc` (bench/README.md: cloning the parts cost a dozen atomic
+/// operations and an allocation per request); handlers off the hot path
+/// take only the part they use (`State<Store>`, …) through `FromRef`.
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
@@ -57,47 +67,71 @@ impl std::ops::Deref for AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/webhooks/meta",
-            get(webhooks::verify).post(webhooks::receive),
-        )
-        .route("/intake/leads", post(intake::receive))
-        .route("/api/v1/customers", get(v1::list_customers))
-        .route("/api/v1/customers/{id}", get(v1::get_customer))
-        .route("/api/v1/customers/{id}/timeline", get(v1::timeline))
-        .route(
-            "/api/v1/customers/{id}/conversations",
-            get(v1::conversations),
-        )
-        .route("/api/v1/customers/{id}/move", post(v1::move_card))
-        .route("/api/v1/conversations/{id}/messages", get(v1::messages))
-        .route("/api/v1/pipelines", get(v1::pipelines))
-        .route("/api/v1/inbound-events", get(v1::list_events))
-        .route("/api/v1/inbound-events/{id}", get(v1::get_event))
-        .route("/api/v1/inbound-events/{id}/retry", post(v1::retry_event))
-        .route("/api/v1/events", get(stream::events))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .fallback(ops::not_found)
-        // Bodies are read by hand with explicit limits so an oversized body
-        // gets our JSON 413, not the framework's plain-text one.
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state)
+impl FromRef<AppState> for Store {
+    fn from_ref(st: &AppState) -> Self {
+        st.store.clone()
+    }
 }
 
-/// Reads a request body up to `limit` bytes: 413 JSON above it.
+impl FromRef<AppState> for JobQueue {
+    fn from_ref(st: &AppState) -> Self {
+        st.queue.clone()
+    }
+}
+
+impl FromRef<AppState> for EventBus {
+    fn from_ref(st: &AppState) -> Self {
+        st.bus.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(st: &AppState) -> Self {
+        st.config.clone()
+    }
+}
+
+/// The whole HTTP surface, with the middleware every request goes through.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let app = Router::new()
+        .merge(webhooks::router())
+        .merge(intake::router(&state))
+        .merge(customers::router(&state))
+        .merge(pipelines::router(&state))
+        .merge(inbound_events::router(&state))
+        .merge(stream::router(&state))
+        .merge(ops::router(&state))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        // Each module's `RequestBodyLimitLayer` is the limit; axum's own
+        // 2 MB default would cap the webhooks below Meta's 3 MB.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state);
+    middleware::wrap(app, request_timeout)
+}
+
+/// Reads a request body whose size the module's limit layer bounds: 413
+/// when it runs over (a chunked body announces no length up front), 400
+/// when it is malformed (broken chunked framing, a reset mid-body).
 pub(crate) async fn read_body(
     body: axum::body::Body,
-    limit: usize,
 ) -> Result<axum::body::Bytes, error::ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error::ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body exceeds {limit} bytes"),
-        )
-    })
+    use http_body_util::BodyExt;
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            Err(if over {
+                error::ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body is over this route's limit",
+                )
+            } else {
+                error::ApiError::bad_request("request body could not be read")
+            })
+        }
+    }
 }

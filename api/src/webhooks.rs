@@ -8,11 +8,14 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use crm_connectors::meta::{Envelope, read_envelope};
 use crm_connectors::signature::verify_meta_signature;
 use crm_domain::util::{new_id, sha256_hex};
 use crm_store::NewInboundEvent;
 use serde_json::json;
+use subtle::ConstantTimeEq;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, WEBHOOK_BODY_LIMIT, read_body};
@@ -20,11 +23,12 @@ use crate::{AppState, WEBHOOK_BODY_LIMIT, read_body};
 /// Objects we act on; anything else is stored and marked ignored.
 const KNOWN_OBJECTS: &[&str] = &["whatsapp_business_account", "page", "instagram"];
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Meta's endpoints: no token, the signature (or the verify token) is the
+/// credential.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/webhooks/meta", get(verify).post(receive))
+        .layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT))
 }
 
 /// The same body delivered again (Meta retries) gets the same key. The event
@@ -49,7 +53,7 @@ pub async fn verify(
     let challenge = q.get("hub.challenge").cloned().unwrap_or_default();
     match expected {
         Some(exp)
-            if mode == Some("subscribe") && constant_time_eq(exp.as_bytes(), token.as_bytes()) =>
+            if mode == Some("subscribe") && bool::from(exp.as_bytes().ct_eq(token.as_bytes())) =>
         {
             (
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -74,7 +78,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let body = match read_body(body, WEBHOOK_BODY_LIMIT).await {
+    let body = match read_body(body).await {
         Ok(b) => b,
         Err(e) => {
             st.metrics.inc("crm_intake_total", "too_large");
@@ -123,8 +127,7 @@ pub async fn receive(
     };
     let ins = st.writer.submit(ev).await.map_err(|e| {
         st.metrics.inc("crm_intake_total", "store_error");
-        tracing::error!(error = %e, "webhook not stored");
-        ApiError::unavailable("could not store the event; retry")
+        ApiError::from(e)
     })?;
     let outcome = if !ins.created { "duplicate" } else { status };
     st.metrics.inc("crm_intake_total", outcome);

@@ -5,16 +5,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crm_runtime::batcher::{BatchError, Batcher};
 use crm_runtime::metrics::Metrics;
 use crm_runtime::queue::JobQueue;
-use crm_store::{InboundInsert, NewInboundEvent, Store};
-use tokio::sync::{mpsc, oneshot};
+use crm_store::{InboundInsert, NewInboundEvent, Store, StoreError};
+use tokio::sync::mpsc;
 
-type Reply = oneshot::Sender<Result<InboundInsert, String>>;
+/// Why an inbound event was not stored.
+pub type IntakeWriteError = BatchError<StoreError>;
 
 #[derive(Clone)]
 pub struct IntakeWriter {
-    tx: mpsc::Sender<(NewInboundEvent, Reply)>,
+    batcher: Batcher<NewInboundEvent, InboundInsert, StoreError>,
 }
 
 /// Upper bound of rows per transaction: keeps a batch's latency bounded.
@@ -33,82 +35,75 @@ impl IntakeWriter {
         grace_ms: i64,
         metrics: Arc<Metrics>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<(NewInboundEvent, Reply)>(8192);
         // Pushing jobs runs beside the next batch's write (the queue is
         // another file or another engine), not after it.
-        let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Vec<String>>();
-        let pusher = tokio::spawn(async move {
-            let mut ids: Vec<Vec<String>> = Vec::new();
-            let mut last_push: Option<Instant> = None;
-            while push_rx.recv_many(&mut ids, 64).await > 0 {
-                // Under load, pushes are spaced: a push costs about the same
-                // whatever it carries (a commit to every index of the
-                // queue's table, measured at ~12% of `crm api`'s CPU with a
-                // push per batch), and the wait is a few ms of wake-up
-                // latency only when batches come faster than that.
-                if let Some(due) = last_push.map(|at| at + PUSH_SPACING)
-                    && Instant::now() < due
-                {
-                    tokio::time::sleep_until(due.into()).await;
-                    while let Ok(more) = push_rx.try_recv() {
-                        ids.push(more);
+        let (push_tx, push_rx) = mpsc::unbounded_channel::<Vec<String>>();
+        let pusher = tokio::spawn(push_jobs(queue, push_rx));
+        let (batcher, writes) = Batcher::spawn(
+            "intake writer",
+            MAX_BATCH,
+            Duration::from_secs(30),
+            move |events: Vec<NewInboundEvent>| {
+                let (store, metrics, push_tx) = (store.clone(), metrics.clone(), push_tx.clone());
+                async move {
+                    let started = Instant::now();
+                    let results = write_batch(&store, &events, grace_ms).await;
+                    metrics.observe_ms(
+                        "crm_intake_commit_seconds",
+                        started.elapsed().as_secs_f64() * 1000.0,
+                    );
+                    metrics.observe_size("crm_intake_batch_rows", events.len() as f64);
+                    let to_push: Vec<String> = results
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok())
+                        .filter(|ins| ins.created && ins.status == "pending")
+                        .map(|ins| ins.id.clone())
+                        .collect();
+                    // The rows are committed, which is what a 2xx promises;
+                    // the push is only the wake-up, on a task of its own.
+                    if !to_push.is_empty() {
+                        let _ = push_tx.send(to_push);
                     }
+                    results
                 }
-                last_push = Some(Instant::now());
-                let batch: Vec<String> = ids.drain(..).flatten().collect();
-                // A push that fails (or a crash before it) leaves rows the
-                // sweeper pushes after the grace period.
-                if let Err(e) = queue.push_ingest(&batch).await {
-                    tracing::warn!(error = %e, count = batch.len(), "job push failed; sweeper will retry");
-                }
-            }
-        });
+            },
+        );
         let task = tokio::spawn(async move {
-            // Whatever queued up while the last batch was being written
-            // becomes the next batch; 0 means every sender is gone.
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let batch = std::mem::take(&mut batch);
-                let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let started = Instant::now();
-                let results = write_batch(&store, &events, grace_ms).await;
-                metrics.observe_ms(
-                    "crm_intake_commit_seconds",
-                    started.elapsed().as_secs_f64() * 1000.0,
-                );
-                let to_push: Vec<String> = results
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .filter(|ins| ins.created && ins.status == "pending")
-                    .map(|ins| ins.id.clone())
-                    .collect();
-                metrics.observe_size("crm_intake_batch_rows", events.len() as f64);
-                // Answer first: the rows are committed, which is what a 2xx
-                // promises; the push is only the wake-up.
-                for (res, reply) in results.into_iter().zip(replies) {
-                    let _ = reply.send(res);
-                }
-                if !to_push.is_empty() {
-                    let _ = push_tx.send(to_push);
-                }
-            }
-            drop(push_tx);
+            // The write task ends with the last writer; its closure (and
+            // with it the push channel) goes, and the pusher finishes.
+            let _ = writes.await;
             let _ = pusher.await;
         });
-        (Self { tx }, task)
+        (Self { batcher }, task)
     }
 
     /// Commits one event; resolves when it is durable (or failed).
-    pub async fn submit(&self, ev: NewInboundEvent) -> Result<InboundInsert, String> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((ev, reply))
-            .await
-            .map_err(|_| "intake writer stopped".to_string())?;
-        match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err("intake writer dropped the request".into()),
-            Err(_) => Err("intake write timed out".into()),
+    pub async fn submit(&self, ev: NewInboundEvent) -> Result<InboundInsert, IntakeWriteError> {
+        self.batcher.submit(ev).await
+    }
+}
+
+async fn push_jobs(queue: JobQueue, mut push_rx: mpsc::UnboundedReceiver<Vec<String>>) {
+    let mut ids: Vec<Vec<String>> = Vec::new();
+    let mut last_push: Option<Instant> = None;
+    while push_rx.recv_many(&mut ids, 64).await > 0 {
+        // Under load, pushes are spaced: a push costs about the same
+        // whatever it carries (bench/README.md), and the wait is a few ms of
+        // wake-up latency only when batches come faster than that.
+        if let Some(due) = last_push.map(|at| at + PUSH_SPACING)
+            && Instant::now() < due
+        {
+            tokio::time::sleep_until(due.into()).await;
+            while let Ok(more) = push_rx.try_recv() {
+                ids.push(more);
+            }
+        }
+        last_push = Some(Instant::now());
+        let batch: Vec<String> = ids.drain(..).flatten().collect();
+        // A push that fails (or a crash before it) leaves rows the sweeper
+        // pushes after the grace period.
+        if let Err(e) = queue.push_ingest(&batch).await {
+            tracing::warn!(error = %e, count = batch.len(), "job push failed; sweeper will retry");
         }
     }
 }
@@ -117,7 +112,7 @@ async fn write_batch(
     store: &Store,
     events: &[NewInboundEvent],
     grace_ms: i64,
-) -> Vec<Result<InboundInsert, String>> {
+) -> Vec<Result<InboundInsert, StoreError>> {
     match store.insert_inbound_events(events, grace_ms).await {
         Ok(rows) => rows.into_iter().map(Ok).collect(),
         Err(batch_err) => {
@@ -129,8 +124,11 @@ async fn write_batch(
                     store
                         .insert_inbound_events(std::slice::from_ref(ev), grace_ms)
                         .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut v| v.pop().ok_or_else(|| "no row".to_string())),
+                        .and_then(|mut v| {
+                            v.pop().ok_or_else(|| {
+                                StoreError::Invariant("an inserted event got no answer".into())
+                            })
+                        }),
                 );
             }
             out

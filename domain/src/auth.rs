@@ -40,6 +40,40 @@ pub enum Permission {
     OperateIntake,
     /// Subscribe to the live event stream.
     StreamEvents,
+    /// Read `/metrics`.
+    ScrapeMetrics,
+}
+
+/// What a token may be used for. A web form or partner embeds an intake
+/// token in pages anyone can read, and a metrics scraper's token sits in a
+/// monitoring config: neither should open the customer data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Everything the token's role allows.
+    Full,
+    /// `POST /intake/leads` only.
+    Intake,
+    /// `GET /metrics` only.
+    Metrics,
+}
+
+impl TokenScope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(Self::Full),
+            "intake" => Some(Self::Intake),
+            "metrics" => Some(Self::Metrics),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Intake => "intake",
+            Self::Metrics => "metrics",
+        }
+    }
 }
 
 /// Who is calling: a user's token or a service token (no user).
@@ -48,6 +82,7 @@ pub struct Principal {
     pub token_id: String,
     pub user_id: Option<String>,
     pub role: Role,
+    pub scope: TokenScope,
 }
 
 impl Principal {
@@ -57,8 +92,18 @@ impl Principal {
             None => format!("token:{}", self.token_id),
         }
     }
+
+    /// Whether this caller may do `p`: its token's scope first, then its role.
+    pub fn may(&self, p: Permission) -> bool {
+        match self.scope {
+            TokenScope::Intake => p == Permission::IntakeLeads,
+            TokenScope::Metrics => p == Permission::ScrapeMetrics,
+            TokenScope::Full => allows(self.role, p),
+        }
+    }
 }
 
+/// What a role allows, for a token of full scope.
 pub fn allows(role: Role, p: Permission) -> bool {
     match p {
         Permission::IntakeLeads
@@ -66,15 +111,16 @@ pub fn allows(role: Role, p: Permission) -> bool {
         | Permission::MoveCards
         | Permission::StreamEvents => true,
         Permission::OperateIntake => matches!(role, Role::Admin | Role::Manager),
+        Permission::ScrapeMetrics => role == Role::Admin,
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("password hashing failed: {0}")]
-    Hash(String),
-    #[error("random source failed: {0}")]
-    Random(String),
+    #[error("password hashing failed")]
+    Hash(#[source] argon2::password_hash::Error),
+    #[error("random source failed")]
+    Random(#[source] getrandom::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -89,7 +135,7 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Hash(e.to_string()))
+        .map_err(AuthError::Hash)
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
@@ -106,7 +152,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// every request.
 pub fn generate_token() -> Result<String, AuthError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(AuthError::Random)?;
     Ok(format!("crm_{}", crate::util::lower_hex(&bytes)))
 }
 
@@ -147,5 +193,35 @@ mod tests {
         assert!(allows(Role::Agent, Permission::ReadCustomers));
         assert_eq!(Role::parse(" Admin "), Some(Role::Admin));
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn scoped_tokens_do_only_their_one_thing() {
+        let p = |role, scope| Principal {
+            token_id: "t".into(),
+            user_id: None,
+            role,
+            scope,
+        };
+        let intake = p(Role::Admin, TokenScope::Intake);
+        assert!(intake.may(Permission::IntakeLeads));
+        for other in [
+            Permission::ReadCustomers,
+            Permission::MoveCards,
+            Permission::OperateIntake,
+            Permission::StreamEvents,
+            Permission::ScrapeMetrics,
+        ] {
+            assert!(!intake.may(other), "{other:?}");
+        }
+        let metrics = p(Role::Admin, TokenScope::Metrics);
+        assert!(metrics.may(Permission::ScrapeMetrics));
+        assert!(!metrics.may(Permission::ReadCustomers));
+        assert!(!metrics.may(Permission::IntakeLeads));
+        assert!(p(Role::Admin, TokenScope::Full).may(Permission::ScrapeMetrics));
+        assert!(!p(Role::Agent, TokenScope::Full).may(Permission::ScrapeMetrics));
+        assert!(!p(Role::Manager, TokenScope::Full).may(Permission::ScrapeMetrics));
+        assert_eq!(TokenScope::parse(" Intake "), Some(TokenScope::Intake));
+        assert_eq!(TokenScope::parse("all"), None);
     }
 }

@@ -31,6 +31,18 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Longest accepted field values, in characters.
+pub const MAX_NAME: usize = 200;
+pub const MAX_PHONE: usize = 64;
+/// RFC 5321's limit for a forward path.
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_MESSAGE: usize = 5_000;
+/// A source name, an external id, an answer's field name.
+pub const MAX_KEY: usize = 200;
+pub const MAX_ATTRIBUTION: usize = 500;
+pub const MAX_ANSWER: usize = 2_000;
+pub const MAX_ANSWERS: usize = 100;
+
 const KNOWN: &[&str] = &[
     "name",
     "phone",
@@ -122,6 +134,62 @@ impl IntakeLead {
             }
         }
         lead
+    }
+
+    /// Fields longer than a person types (or a form can mean) are refused,
+    /// each named; answers too many or too long likewise.
+    pub fn too_long(&self) -> Vec<FieldError> {
+        let a = &self.attribution;
+        let fields: [(&str, &Option<String>, usize); 22] = [
+            ("name", &self.name, MAX_NAME),
+            ("phone", &self.phone, MAX_PHONE),
+            ("email", &self.email, MAX_EMAIL),
+            ("message", &self.message, MAX_MESSAGE),
+            ("source", &self.source, MAX_KEY),
+            ("external_id", &self.external_id, MAX_KEY),
+            ("utm_source", &a.utm_source, MAX_ATTRIBUTION),
+            ("utm_medium", &a.utm_medium, MAX_ATTRIBUTION),
+            ("utm_campaign", &a.utm_campaign, MAX_ATTRIBUTION),
+            ("utm_content", &a.utm_content, MAX_ATTRIBUTION),
+            ("utm_term", &a.utm_term, MAX_ATTRIBUTION),
+            ("campaign_id", &a.campaign_id, MAX_ATTRIBUTION),
+            ("campaign_name", &a.campaign_name, MAX_ATTRIBUTION),
+            ("adset_id", &a.adset_id, MAX_ATTRIBUTION),
+            ("adset_name", &a.adset_name, MAX_ATTRIBUTION),
+            ("ad_id", &a.ad_id, MAX_ATTRIBUTION),
+            ("ad_name", &a.ad_name, MAX_ATTRIBUTION),
+            ("form_id", &a.form_id, MAX_ATTRIBUTION),
+            ("page_id", &a.page_id, MAX_ATTRIBUTION),
+            ("ctwa_clid", &a.ctwa_clid, MAX_ATTRIBUTION),
+            ("fbclid", &a.fbclid, MAX_ATTRIBUTION),
+            ("gclid", &a.gclid, MAX_ATTRIBUTION),
+        ];
+        let mut errors: Vec<FieldError> = fields
+            .iter()
+            .filter(|(_, v, max)| v.as_deref().is_some_and(|v| v.chars().count() > *max))
+            .map(|(field, _, max)| FieldError {
+                field: (*field).into(),
+                message: format!("at most {max} characters"),
+            })
+            .collect();
+        if self.answers.len() > MAX_ANSWERS {
+            errors.push(FieldError {
+                field: "answers".into(),
+                message: format!("at most {MAX_ANSWERS} extra fields"),
+            });
+        }
+        for (k, v) in &self.answers {
+            let long = k.chars().count() > MAX_KEY || v.to_string().chars().count() > MAX_ANSWER;
+            if long {
+                errors.push(FieldError {
+                    field: k.chars().take(MAX_KEY).collect(),
+                    message: format!(
+                        "names at most {MAX_KEY} characters, values at most {MAX_ANSWER}"
+                    ),
+                });
+            }
+        }
+        errors
     }
 
     /// A lead must reach someone: a usable phone or a usable e-mail.
@@ -222,6 +290,32 @@ mod tests {
         assert_eq!(input.contact.phone.unwrap().as_str(), "+905321234567");
         assert_eq!(input.source, "web_form");
         assert_eq!(input.external_id, "ev1");
+    }
+
+    #[test]
+    fn overlong_fields_are_named() {
+        let l = IntakeLead::from_fields(fields(json!({
+            "name": "x".repeat(MAX_NAME), "email": "a@b.co",
+            "message": "m".repeat(MAX_MESSAGE + 1),
+            "utm_campaign": "c".repeat(MAX_ATTRIBUTION + 1),
+            "note": "n".repeat(MAX_ANSWER + 10),
+        })));
+        let fields: Vec<String> = l.too_long().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["message", "utm_campaign", "note"]);
+        // Characters, not bytes: Turkish letters are two bytes each.
+        let l = IntakeLead::from_fields(fields_of("name", &"ş".repeat(MAX_NAME)));
+        assert!(l.too_long().is_empty());
+        let many: Map<String, Value> = (0..=MAX_ANSWERS)
+            .map(|i| (format!("q{i}"), json!("a")))
+            .collect();
+        let l = IntakeLead::from_fields(many);
+        assert_eq!(l.too_long()[0].field, "answers");
+    }
+
+    fn fields_of(k: &str, v: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(k.into(), json!(v));
+        m
     }
 
     #[test]

@@ -50,6 +50,23 @@ pub fn mask_url(raw: &str) -> String {
     }
 }
 
+/// An error and its sources on one line, for `last_error` and logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        // thiserror's `transparent` and messages that embed their source
+        // would otherwise repeat it.
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +90,21 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn error_chains_name_every_source_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk full")]
+        struct Disk;
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot save the lead")]
+        struct Save(#[source] Disk);
+        #[derive(Debug, thiserror::Error)]
+        #[error("batch failed: {0}")]
+        struct Batch(#[source] Disk);
+        assert_eq!(error_chain(&Save(Disk)), "cannot save the lead: disk full");
+        assert_eq!(error_chain(&Batch(Disk)), "batch failed: disk full");
     }
 
     #[test]

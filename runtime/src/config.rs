@@ -68,6 +68,12 @@ pub struct Config {
     pub lead_forms: Vec<String>,
     /// Cron expression (6 fields, seconds first) for the lead backfill.
     pub backfill_cron: String,
+    /// Time a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    pub http_header_timeout_ms: u64,
+    /// Deadline of one HTTP request (the WebSocket stream once upgraded is
+    /// not a request any more).
+    pub http_request_timeout_ms: u64,
 }
 
 const KEYS: &[&str] = &[
@@ -88,6 +94,8 @@ const KEYS: &[&str] = &[
     "CRM_WORKER_CONCURRENCY",
     "CRM_META_LEAD_FORMS",
     "CRM_BACKFILL_CRON",
+    "CRM_HTTP_HEADER_TIMEOUT_MS",
+    "CRM_HTTP_REQUEST_TIMEOUT_MS",
 ];
 
 impl Config {
@@ -208,6 +216,16 @@ impl Config {
                 })
                 .unwrap_or_default(),
             backfill_cron: get("CRM_BACKFILL_CRON").unwrap_or_else(|| "0 7 * * * *".into()),
+            http_header_timeout_ms: parse_num(
+                get("CRM_HTTP_HEADER_TIMEOUT_MS"),
+                "CRM_HTTP_HEADER_TIMEOUT_MS",
+                10_000,
+            )?,
+            http_request_timeout_ms: parse_num(
+                get("CRM_HTTP_REQUEST_TIMEOUT_MS"),
+                "CRM_HTTP_REQUEST_TIMEOUT_MS",
+                30_000,
+            )?,
         })
     }
 

@@ -2,6 +2,7 @@
 //! (SQLite file or Redis), the domain event bus (in-process or RabbitMQ),
 //! metrics, and typed configuration.
 
+pub mod batcher;
 pub mod bus;
 pub mod config;
 pub mod metrics;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_cron::CronScheduler;
-use crm_domain::util::new_id;
+use crm_domain::util::{error_chain, new_id};
 use crm_runtime::Config;
 use crm_runtime::queue::JobQueue;
 use crm_store::{NewInboundEvent, Store};
@@ -21,8 +21,16 @@ use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
-    #[error("invalid cron expression {expr:?}: {reason}")]
-    Cron { expr: String, reason: String },
+    #[error("invalid cron expression {expr:?}")]
+    Cron {
+        expr: String,
+        #[source]
+        source: cron::error::Error,
+    },
+    #[error("scheduler store access failed")]
+    Store(#[from] crm_store::StoreError),
+    #[error("scheduler could not push jobs")]
+    Queue(#[from] crm_runtime::queue::QueueError),
 }
 
 pub struct Scheduler {
@@ -50,9 +58,9 @@ impl Scheduler {
     }
 
     fn schedule(expr: &str) -> Result<cron::Schedule, SchedulerError> {
-        cron::Schedule::from_str(expr).map_err(|e| SchedulerError::Cron {
+        cron::Schedule::from_str(expr).map_err(|source| SchedulerError::Cron {
             expr: expr.to_string(),
-            reason: e.to_string(),
+            source,
         })
     }
 
@@ -100,7 +108,7 @@ impl Scheduler {
         {
             Ok(held) => held,
             Err(e) => {
-                tracing::warn!(error = %e, "lease check failed");
+                tracing::warn!(error = %error_chain(&e), "lease check failed");
                 false
             }
         }
@@ -113,24 +121,20 @@ impl Scheduler {
         match self.sweep_once().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "sweeper re-pushed pending events"),
-            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "sweep failed"),
         }
     }
 
     /// One sweep: claims due pending events and pushes their jobs again.
-    pub async fn sweep_once(&self) -> Result<usize, String> {
+    pub async fn sweep_once(&self) -> Result<usize, SchedulerError> {
         let mut total = 0;
         loop {
             let ids = self
                 .store
                 .claim_due_events(SWEEP_BATCH, self.config.sweep_grace_ms)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let n = ids.len();
-            self.queue
-                .push_ingest(&ids)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.queue.push_ingest(&ids).await?;
             total += n;
             if (n as i64) < SWEEP_BATCH {
                 return Ok(total);
@@ -144,13 +148,13 @@ impl Scheduler {
             return;
         }
         if let Err(e) = self.enqueue_backfill(tick).await {
-            tracing::warn!(error = %e, "lead backfill not enqueued");
+            tracing::warn!(error = %error_chain(&e), "lead backfill not enqueued");
         }
     }
 
     /// One `backfill` event per form and tick (keyed, so a second replica or
     /// a repeated tick adds nothing).
-    pub async fn enqueue_backfill(&self, tick: u64) -> Result<usize, String> {
+    pub async fn enqueue_backfill(&self, tick: u64) -> Result<usize, SchedulerError> {
         let events: Vec<NewInboundEvent> = self
             .config
             .lead_forms
@@ -167,17 +171,13 @@ impl Scheduler {
         let rows = self
             .store
             .insert_inbound_events(&events, self.config.sweep_grace_ms)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let ids: Vec<String> = rows
             .into_iter()
             .filter(|r| r.created)
             .map(|r| r.id)
             .collect();
-        self.queue
-            .push_ingest(&ids)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.queue.push_ingest(&ids).await?;
         Ok(ids.len())
     }
 }

@@ -3,8 +3,21 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, StoreResult};
-use crm_domain::auth::{Principal, Role, generate_token, token_hash};
+use crm_domain::auth::{Principal, Role, TokenScope, generate_token, token_hash};
 use crm_domain::util::{new_id, now_ms};
+
+/// A token as listed: never the token itself, which only its creator saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    pub role: Role,
+    pub scope: TokenScope,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
 
 impl Store {
     /// Creates a user from an already-hashed password; a taken e-mail is a conflict.
@@ -43,19 +56,41 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let role: String = row.try_get("role")?;
-        Ok((
-            row.try_get("id")?,
-            Role::parse(&role).unwrap_or(Role::Agent),
-        ))
+        Ok((row.try_get("id")?, stored_role(&role)?))
     }
 
-    /// Mints a token; returns (token id, the token itself — shown once, stored hashed).
+    /// Disables a user: every token of theirs stops working at once (tokens
+    /// are checked against the user's `active` flag on every request).
+    /// Returns false when the user was already disabled.
+    pub async fn disable_user(&self, email: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET active = 0 WHERE email = $1 AND active = 1")
+            .bind(email)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT id FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Mints a token; returns (token id, the token itself — shown once, stored
+    /// hashed). Without a user it is a service token: an admin one at full
+    /// scope, or one that can only do what its scope names.
     pub async fn create_token(
         &self,
         name: &str,
         user: Option<(&str, Role)>,
+        scope: TokenScope,
     ) -> StoreResult<(String, String)> {
-        let token = generate_token().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let token = generate_token().map_err(StoreError::Random)?;
         let id = new_id();
         let (user_id, role) = match user {
             Some((u, r)) => (Some(u), r),
@@ -63,13 +98,14 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO api_tokens (id, name, token_hash, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, name, token_hash, user_id, role, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
         .bind(name)
         .bind(token_hash(&token))
         .bind(user_id)
         .bind(role.as_str())
+        .bind(scope.as_str())
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
@@ -77,10 +113,63 @@ impl Store {
         Ok((id, token))
     }
 
+    /// Every token, newest first (revoked ones too, marked).
+    pub async fn list_tokens(&self) -> StoreResult<Vec<TokenView>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.user_id, u.email, t.role, u.role AS user_role, t.scope, t.created_at, t.revoked_at \
+             FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC, t.id DESC",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: Option<String> = r.try_get("user_role")?;
+                let role = match role {
+                    Some(role) => role,
+                    None => r.try_get("role")?,
+                };
+                let scope: String = r.try_get("scope")?;
+                Ok(TokenView {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    user_id: r.try_get("user_id")?,
+                    user_email: r.try_get("email")?,
+                    role: stored_role(&role)?,
+                    scope: stored_scope(&scope)?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a token by id; false when it was revoked already.
+    pub async fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT id FROM api_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The principal behind a bearer token, if it is live and its user active.
     pub async fn authenticate_token(&self, token: &str) -> StoreResult<Option<Principal>> {
         let row = sqlx::query(
-            "SELECT t.id, t.user_id, t.role, u.role AS user_role, u.active FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+            "SELECT t.id, t.user_id, t.role, t.scope, u.role AS user_role, u.active FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(token_hash(token))
@@ -99,10 +188,12 @@ impl Store {
             }
             None => row.try_get("role")?,
         };
+        let scope: String = row.try_get("scope")?;
         Ok(Some(Principal {
             token_id: row.try_get("id")?,
             user_id,
-            role: Role::parse(&role_text).unwrap_or(Role::Agent),
+            role: stored_role(&role_text)?,
+            scope: stored_scope(&scope)?,
         }))
     }
 
@@ -112,4 +203,15 @@ impl Store {
             .await?;
         Ok(r.try_get("n")?)
     }
+}
+
+/// A role read back from the database; one we never write is a broken
+/// invariant, not a reason to grant some default.
+fn stored_role(s: &str) -> StoreResult<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Invariant(format!("unknown stored role {s:?}")))
+}
+
+fn stored_scope(s: &str) -> StoreResult<TokenScope> {
+    TokenScope::parse(s)
+        .ok_or_else(|| StoreError::Invariant(format!("unknown stored token scope {s:?}")))
 }

@@ -107,7 +107,7 @@ impl Store {
             }
             for ev in *chunk {
                 let (id, status) = stored.get(&ev.dedupe_key).cloned().ok_or_else(|| {
-                    StoreError::Invalid(format!("event {} neither stored nor found", ev.id))
+                    StoreError::Invariant(format!("event {} neither stored nor found", ev.id))
                 })?;
                 out.push(InboundInsert {
                     created: id == ev.id,

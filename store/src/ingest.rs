@@ -175,7 +175,7 @@ async fn apply_batch_in(
     let actions: Vec<&[Action]> = batch.iter().map(|(_, a)| *a).collect();
     let known = read_known(conn, &lookups(&actions)).await?;
     let now = now_ms();
-    let plan = plan(&actions, &known, now).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let plan = plan(&actions, &known, now)?;
     let written = write_plan(conn, engine, &plan, now).await?;
     let done: Vec<String> = batch
         .iter()

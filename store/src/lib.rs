@@ -27,8 +27,26 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller asked for something that cannot be (a client mistake: 422).
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The database folder could not be made (a server fault).
+    #[error("cannot create the database folder {path}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The random source failed while minting a secret (a server fault).
+    #[error("cannot mint a secret")]
+    Random(#[source] crm_domain::auth::AuthError),
+    /// The batch could not be planned (an inbound item without any identity).
+    #[error("cannot plan the batch")]
+    Plan(#[from] crm_domain::plan::PlanError),
+    /// What the database holds or a plan produced breaks a rule the code
+    /// relies on (a server fault, never the caller's).
+    #[error("broken invariant: {0}")]
+    Invariant(String),
     /// Another writer created the same natural key between our read and our
     /// write (PostgreSQL only; SQLite has one writer): the caller retries the
     /// whole transaction and will then find the row.
@@ -37,6 +55,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the caller, not the server, is at fault (a 4xx, not a 500).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound | StoreError::Conflict(_) | StoreError::Invalid(_)
+        )
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
@@ -69,8 +95,9 @@ impl Store {
             if let Some(parent) = std::path::Path::new(&path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Invalid(format!("cannot create {}: {e}", parent.display()))
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                    path: parent.display().to_string(),
+                    source,
                 })?;
             }
             let url = sqlite_url_rwc(url);

@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_customer_search.sql"),
         postgres: include_str!("../../migrations/postgres/0003_customer_search.sql"),
     },
+    Migration {
+        version: 4,
+        name: "token_scopes",
+        sqlite: include_str!("../../migrations/sqlite/0004_token_scopes.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_token_scopes.sql"),
+    },
 ];
 
 /// The migration that created `customer_search`: customers that existed

@@ -2,6 +2,7 @@
 //! (required under CRM_REQUIRE_SERVICES=1). Same tests, same SQL, both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crm_domain::auth::TokenScope;
 use crm_domain::model::{Action, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput};
 use crm_domain::phone::normalize_phone;
 use crm_store::{CustomerFilter, NewInboundEvent, Store};
@@ -558,17 +559,56 @@ async fn tokens_authenticate_hashed(s: Store) {
             .await
             .is_err()
     );
-    let (_, token) = s.create_token("svc", None).await.unwrap();
+    let (_, token) = s.create_token("svc", None, TokenScope::Full).await.unwrap();
     let p = s.authenticate_token(&token).await.unwrap().unwrap();
     assert_eq!(p.role, crm_domain::auth::Role::Admin);
-    let (_, user_token) = s
-        .create_token("mine", Some((&uid, crm_domain::auth::Role::Agent)))
+    assert_eq!(p.scope, TokenScope::Full);
+    let (user_token_id, user_token) = s
+        .create_token(
+            "mine",
+            Some((&uid, crm_domain::auth::Role::Agent)),
+            TokenScope::Full,
+        )
         .await
         .unwrap();
     let p = s.authenticate_token(&user_token).await.unwrap().unwrap();
     assert_eq!(p.user_id.as_deref(), Some(uid.as_str()));
     assert_eq!(p.role, crm_domain::auth::Role::Agent);
     assert!(s.authenticate_token("crm_nope").await.unwrap().is_none());
+
+    // A scoped service token carries its scope; a listing never shows a token.
+    let (intake_id, intake) = s
+        .create_token("form", None, TokenScope::Intake)
+        .await
+        .unwrap();
+    let p = s.authenticate_token(&intake).await.unwrap().unwrap();
+    assert_eq!(p.scope, TokenScope::Intake);
+    let listed = s.list_tokens().await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0].id, intake_id);
+    assert_eq!(listed[0].scope, TokenScope::Intake);
+    let mine = listed.iter().find(|t| t.id == user_token_id).unwrap();
+    assert_eq!(mine.user_email.as_deref(), Some("agent@example.com"));
+    assert!(!format!("{listed:?}").contains(&user_token));
+
+    // Revoked tokens stop at once; revoking twice is no error, an unknown id is.
+    assert!(s.revoke_token(&intake_id).await.unwrap());
+    assert!(!s.revoke_token(&intake_id).await.unwrap());
+    assert!(s.authenticate_token(&intake).await.unwrap().is_none());
+    assert!(matches!(
+        s.revoke_token("01NOPE").await,
+        Err(crm_store::StoreError::NotFound)
+    ));
+
+    // A disabled user's tokens stop at once.
+    assert!(s.disable_user("agent@example.com").await.unwrap());
+    assert!(!s.disable_user("agent@example.com").await.unwrap());
+    assert!(s.authenticate_token(&user_token).await.unwrap().is_none());
+    assert!(s.authenticate_token(&token).await.unwrap().is_some());
+    assert!(matches!(
+        s.disable_user("nobody@example.com").await,
+        Err(crm_store::StoreError::NotFound)
+    ));
 }
 
 async fn leases_elect_one_holder(s: Store) {

@@ -15,6 +15,7 @@ use crm_connectors::graph::GraphClient;
 use crm_connectors::meta::{InboundItem, parse_webhook};
 use crm_domain::intake::IntakeLead;
 use crm_domain::model::{Action, DomainEvent};
+use crm_domain::util::error_chain;
 use crm_runtime::Config;
 use crm_runtime::bus::EventBus;
 use crm_runtime::metrics::Metrics;
@@ -39,8 +40,27 @@ pub struct WorkerCtx {
 pub enum ProcessError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Item(String),
+}
+
+/// Why a Lead Ads form could not be reconciled; recorded on its event.
+#[derive(Debug, thiserror::Error)]
+enum BackfillError {
+    #[error("lead backfill needs CRM_META_ACCESS_TOKEN")]
+    NoGraph,
+    #[error("backfill store access failed")]
+    Store(#[from] StoreError),
+    #[error("list leads of form {form_id}")]
+    List {
+        form_id: String,
+        #[source]
+        source: crm_connectors::graph::GraphError,
+    },
+    #[error("lead {lead_id}")]
+    Lead {
+        lead_id: String,
+        #[source]
+        source: StoreError,
+    },
 }
 
 /// What became of an event.
@@ -177,7 +197,7 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
                     ctx.store.mark_event_done(event_id, "done").await?;
                     Ok(Outcome::Done)
                 }
-                Err(e) => record_failure(ctx, event_id, &e, false).await,
+                Err(e) => record_failure(ctx, event_id, &error_chain(&e), false).await,
             };
         }
         other => {
@@ -213,7 +233,7 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
     for a in &actions {
         match ctx.store.apply_action(a).await {
             Ok(evs) => events.extend(evs),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(error_chain(&e)),
         }
     }
     ctx.bus.publish(&events).await;
@@ -254,16 +274,12 @@ async fn backfill_form(
     ctx: &WorkerCtx,
     form_id: &str,
     event_id: &str,
-) -> Result<(usize, Vec<DomainEvent>), String> {
+) -> Result<(usize, Vec<DomainEvent>), BackfillError> {
     let Some(graph) = &ctx.graph else {
-        return Err("lead backfill needs CRM_META_ACCESS_TOKEN".into());
+        return Err(BackfillError::NoGraph);
     };
     let now_s = crm_domain::util::now_ms() / 1000;
-    let cursor = ctx
-        .store
-        .lead_form_cursor(form_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let cursor = ctx.store.lead_form_cursor(form_id).await?;
     let since = if cursor == 0 {
         now_s - FIRST_BACKFILL_LOOKBACK_S
     } else {
@@ -272,7 +288,10 @@ async fn backfill_form(
     let leads = graph
         .list_form_leads(form_id, since)
         .await
-        .map_err(|e| format!("list leads of form {form_id}: {e}"))?;
+        .map_err(|source| BackfillError::List {
+            form_id: form_id.to_string(),
+            source,
+        })?;
     let mut events = Vec::new();
     let mut newest = cursor.max(since);
     for lead in &leads {
@@ -283,20 +302,19 @@ async fn backfill_form(
             crm_domain::util::now_ms(),
             &ctx.config.default_region,
         );
-        events.extend(
-            ctx.store
-                .apply_lead(&input)
-                .await
-                .map_err(|e| format!("lead {}: {e}", lead.id))?,
-        );
+        events.extend(ctx.store.apply_lead(&input).await.map_err(|source| {
+            BackfillError::Lead {
+                lead_id: lead.id.clone(),
+                source,
+            }
+        })?);
         if let Some(ms) = lead.created_time {
             newest = newest.max(ms / 1000);
         }
     }
     ctx.store
         .set_lead_form_cursor(form_id, newest.max(now_s - BACKFILL_OVERLAP_S))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     ctx.metrics.inc("crm_backfill_leads_total", "read");
     Ok((leads.len(), events))
 }

@@ -1,21 +1,38 @@
-//! `/api/v1`: customers, timeline, conversations, messages, pipelines, moves,
-//! inbound events.
+//! `/api/v1/customers…` and `/api/v1/conversations/{id}/messages`: the
+//! customers, their timeline, conversations and messages, and card moves.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
 use crm_domain::auth::Permission;
 use crm_domain::email::normalize_email;
-use crm_domain::model::{
-    ConversationView, CustomerDetail, InboundEventView, MessageView, PipelineView, TimelineEntry,
-};
+use crm_domain::model::{ConversationView, CustomerDetail, MessageView, TimelineEntry};
 use crm_domain::phone::normalize_phone;
 use crm_store::{CustomerFilter, Page};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, TokenFrom, require};
 use crate::error::{ApiError, ApiResult};
+
+pub fn router(state: &AppState) -> axum::Router<AppState> {
+    let moves = axum::Router::new()
+        .route("/api/v1/customers/{id}/move", post(move_card))
+        .route_layer(require(state, Permission::MoveCards, TokenFrom::Header));
+    axum::Router::new()
+        .route("/api/v1/customers", get(list_customers))
+        .route("/api/v1/customers/{id}", get(get_customer))
+        .route("/api/v1/customers/{id}/timeline", get(timeline))
+        .route("/api/v1/customers/{id}/conversations", get(conversations))
+        .route("/api/v1/conversations/{id}/messages", get(messages))
+        .route_layer(require(state, Permission::ReadCustomers, TokenFrom::Header))
+        .merge(moves)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            crate::API_BODY_LIMIT,
+        ))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct CustomerQuery {
@@ -28,11 +45,11 @@ pub struct CustomerQuery {
     limit: Option<i64>,
 }
 
-fn non_empty(v: Option<String>) -> Option<String> {
+pub(crate) fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn limit(v: Option<i64>, default: i64) -> ApiResult<i64> {
+pub(crate) fn limit(v: Option<i64>, default: i64) -> ApiResult<i64> {
     match v {
         None => Ok(default),
         Some(n) if (1..=500).contains(&n) => Ok(n),
@@ -42,10 +59,8 @@ fn limit(v: Option<i64>, default: i64) -> ApiResult<i64> {
 
 pub async fn list_customers(
     State(st): State<AppState>,
-    caller: Caller,
     Query(q): Query<CustomerQuery>,
 ) -> ApiResult<Json<Page<crm_domain::model::CustomerSummary>>> {
-    caller.require(Permission::ReadCustomers)?;
     let phone = match non_empty(q.phone) {
         Some(p) => Some(
             normalize_phone(&p, &st.config.default_region).ok_or_else(|| {
@@ -82,10 +97,8 @@ pub async fn list_customers(
 
 pub async fn get_customer(
     State(st): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    caller.require(Permission::ReadCustomers)?;
     st.store
         .customer_detail(&id)
         .await
@@ -93,7 +106,7 @@ pub async fn get_customer(
         .map_err(|e| not_found_as(e, "customer"))
 }
 
-fn not_found_as(e: crm_store::StoreError, what: &str) -> ApiError {
+pub(crate) fn not_found_as(e: crm_store::StoreError, what: &str) -> ApiError {
     match e {
         crm_store::StoreError::NotFound => ApiError::not_found(what),
         other => other.into(),
@@ -107,11 +120,9 @@ pub struct LimitQuery {
 
 pub async fn timeline(
     State(st): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Permission::ReadCustomers)?;
     let items: Vec<TimelineEntry> = st
         .store
         .timeline(&id, limit(q.limit, 100)?)
@@ -122,10 +133,8 @@ pub async fn timeline(
 
 pub async fn conversations(
     State(st): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Permission::ReadCustomers)?;
     let items: Vec<ConversationView> = st
         .store
         .conversations(&id)
@@ -136,22 +145,14 @@ pub async fn conversations(
 
 pub async fn messages(
     State(st): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Permission::ReadCustomers)?;
     let items: Vec<MessageView> = st
         .store
         .messages(&id, limit(q.limit, 100)?)
         .await
         .map_err(|e| not_found_as(e, "conversation"))?;
-    Ok(Json(json!({"items": items})))
-}
-
-pub async fn pipelines(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(Permission::ReadCustomers)?;
-    let items: Vec<PipelineView> = st.store.pipelines().await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -165,9 +166,9 @@ pub async fn move_card(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Permission::MoveCards)?;
+    let body = crate::read_body(body).await?;
     let req: MoveRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"stage_id\", \"expected_stage_id\"?}}: {e}"
@@ -188,69 +189,4 @@ pub async fn move_card(
     Ok(Json(
         json!({"customer": customer, "moved": !events.is_empty()}),
     ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct EventQuery {
-    status: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-const EVENT_STATUSES: &[&str] = &["pending", "done", "ignored", "invalid", "dead"];
-
-pub async fn list_events(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<EventQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Permission::OperateIntake)?;
-    let status = non_empty(q.status);
-    if let Some(s) = &status
-        && !EVENT_STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::bad_request(format!(
-            "status must be one of {}",
-            EVENT_STATUSES.join(", ")
-        )));
-    }
-    let (items, next): (Vec<InboundEventView>, Option<String>) = st
-        .store
-        .list_inbound_events(
-            status.as_deref(),
-            non_empty(q.cursor).as_deref(),
-            limit(q.limit, 50)?,
-        )
-        .await?;
-    Ok(Json(json!({"items": items, "next_cursor": next})))
-}
-
-pub async fn get_event(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<InboundEventView>> {
-    caller.require(Permission::OperateIntake)?;
-    st.store
-        .inbound_event_view(&id)
-        .await
-        .map(Json)
-        .map_err(|e| not_found_as(e, "inbound event"))
-}
-
-pub async fn retry_event(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<InboundEventView>> {
-    caller.require(Permission::OperateIntake)?;
-    let view = st
-        .store
-        .retry_event(&id)
-        .await
-        .map_err(|e| not_found_as(e, "inbound event"))?;
-    if let Err(e) = st.queue.push_ingest(std::slice::from_ref(&view.id)).await {
-        tracing::warn!(error = %e, "retry push failed; sweeper will pick it up");
-    }
-    Ok(Json(view))
 }
