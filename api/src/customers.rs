@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use crm_domain::auth::Permission;
 use crm_domain::email::normalize_email;
+use crm_domain::ids::{ConversationId, CustomerId, StageId};
 use crm_domain::model::{ConversationView, CustomerDetail, MessageView, TimelineEntry};
 use crm_domain::phone::normalize_phone;
 use crm_store::{CustomerFilter, Page};
@@ -97,7 +98,7 @@ pub async fn list_customers(
 
 pub async fn get_customer(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult<Json<CustomerDetail>> {
     st.store
         .customer_detail(&id)
@@ -120,7 +121,7 @@ pub struct LimitQuery {
 
 pub async fn timeline(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
     let items: Vec<TimelineEntry> = st
@@ -133,7 +134,7 @@ pub async fn timeline(
 
 pub async fn conversations(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
 ) -> ApiResult<Json<Value>> {
     let items: Vec<ConversationView> = st
         .store
@@ -145,7 +146,7 @@ pub async fn conversations(
 
 pub async fn messages(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
     let items: Vec<MessageView> = st
@@ -158,14 +159,14 @@ pub async fn messages(
 
 #[derive(Debug, Deserialize)]
 pub struct MoveRequest {
-    stage_id: String,
-    expected_stage_id: Option<String>,
+    stage_id: StageId,
+    expected_stage_id: Option<StageId>,
 }
 
 pub async fn move_card(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerId>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let body = crate::read_body(body).await?;
@@ -179,7 +180,7 @@ pub async fn move_card(
         .move_card(
             &id,
             &req.stage_id,
-            req.expected_stage_id.as_deref(),
+            req.expected_stage_id.as_ref(),
             &caller.0.actor(),
         )
         .await

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use crm_domain::auth::Permission;
+use crm_domain::ids::EventId;
+use crm_domain::inbound::InboundStatus;
 use crm_domain::model::InboundEventView;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,41 +34,38 @@ pub struct EventQuery {
     limit: Option<i64>,
 }
 
-const EVENT_STATUSES: &[&str] = &["pending", "done", "ignored", "invalid", "dead"];
-
 pub async fn list_events(
     State(st): State<AppState>,
     Query(q): Query<EventQuery>,
 ) -> ApiResult<Json<Value>> {
-    let status = non_empty(q.status);
-    if let Some(s) = &status
-        && !EVENT_STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::bad_request(format!(
-            "status must be one of {}",
-            EVENT_STATUSES.join(", ")
-        )));
-    }
-    let cursor = non_empty(q.cursor);
+    let status = match non_empty(q.status) {
+        None => None,
+        Some(s) => Some(InboundStatus::parse(&s).ok_or_else(|| {
+            let all: Vec<&str> = InboundStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!("status must be one of {}", all.join(", ")))
+        })?),
+    };
     // The cursor is the last event id of a page: a ULID, or no page at all.
-    if let Some(c) = &cursor
-        && c.parse::<ulid::Ulid>().is_err()
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_cursor",
-            "malformed cursor",
-        ));
-    }
-    let (items, next): (Vec<InboundEventView>, Option<String>) = st
+    let cursor = match non_empty(q.cursor) {
+        None => None,
+        Some(c) if c.parse::<ulid::Ulid>().is_ok() => Some(EventId::new(c)),
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_cursor",
+                "malformed cursor",
+            ));
+        }
+    };
+    let (items, next): (Vec<InboundEventView>, Option<EventId>) = st
         .store
-        .list_inbound_events(status.as_deref(), cursor.as_deref(), limit(q.limit, 50)?)
+        .list_inbound_events(status, cursor.as_ref(), limit(q.limit, 50)?)
         .await?;
     Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
 pub async fn get_event(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<EventId>,
 ) -> ApiResult<Json<InboundEventView>> {
     st.store
         .inbound_event_view(&id)
@@ -77,7 +76,7 @@ pub async fn get_event(
 
 pub async fn retry_event(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<EventId>,
 ) -> ApiResult<Json<InboundEventView>> {
     let view = st
         .store

@@ -5,8 +5,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use crm_domain::auth::Permission;
+use crm_domain::ids::EventId;
+use crm_domain::inbound::{EventSource, InboundStatus};
 use crm_domain::intake::IntakeLead;
-use crm_domain::util::new_id;
 use crm_store::NewInboundEvent;
 use serde_json::{Map, Value, json};
 
@@ -103,24 +104,24 @@ pub async fn receive(
         )
         .with_details(json!({"fields": errors})));
     }
-    let id = new_id();
+    let id = EventId::generate();
     // The sender's own key makes its retries idempotent.
     let idem = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let dedupe_key = dedupe_key(&caller.0.token_id, &lead, idem, &id);
+    let dedupe_key = dedupe_key(&caller.0.token_id, &lead, idem, id.as_str());
     let stored = serde_json::to_vec(&lead).map_err(|e| ApiError::internal(&e))?;
     let ins = st
         .writer
         .submit(NewInboundEvent {
             id,
-            source: "intake".into(),
+            source: EventSource::Intake,
             dedupe_key,
             content_type: Some("application/json".into()),
             body: stored,
-            status: "pending".into(),
+            status: InboundStatus::Pending,
         })
         .await?;
     st.metrics.inc(

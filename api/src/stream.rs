@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use crm_domain::auth::{Permission, Principal};
-use crm_domain::model::DomainEvent;
+use crm_domain::model::{DomainEvent, EventKind};
 use crm_runtime::bus::EventBus;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -53,15 +53,16 @@ pub async fn events(
 }
 
 fn wanted(kinds: &[String], ev: &DomainEvent) -> bool {
-    ev.kind.starts_with("stream.")
+    let kind = ev.kind.as_str();
+    kind.starts_with("stream.")
         || kinds.is_empty()
-        || kinds.iter().any(|k| ev.kind.starts_with(k.as_str()))
+        || kinds.iter().any(|k| kind.starts_with(k.as_str()))
 }
 
 /// Whether `caller` may see `ev`. Until customers have owners and scopes,
 /// seeing a customer's events is reading customers.
 fn may_see(caller: &Principal, ev: &DomainEvent) -> bool {
-    ev.customer_id.is_none() && ev.kind.starts_with("stream.")
+    ev.customer_id.is_none() && ev.kind == EventKind::StreamGap
         || caller.may(Permission::ReadCustomers)
 }
 
@@ -114,9 +115,9 @@ mod tests {
             role: Role::Agent,
             scope,
         };
-        let moved = DomainEvent::new("card.moved", Some("c1"), serde_json::json!({}));
-        let gap = DomainEvent::new("stream.gap", None, serde_json::json!({}));
-        let anonymous = DomainEvent::new("customer.created", None, serde_json::json!({}));
+        let moved = DomainEvent::new(EventKind::CardMoved, Some("c1"), serde_json::json!({}));
+        let gap = DomainEvent::new(EventKind::StreamGap, None, serde_json::json!({}));
+        let anonymous = DomainEvent::new(EventKind::CustomerCreated, None, serde_json::json!({}));
         assert!(may_see(&p(TokenScope::Full), &moved));
         assert!(!may_see(&p(TokenScope::Intake), &moved));
         assert!(!may_see(&p(TokenScope::Metrics), &anonymous));

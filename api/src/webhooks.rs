@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use crm_connectors::meta::{Envelope, read_envelope};
 use crm_connectors::signature::verify_meta_signature;
-use crm_domain::util::{new_id, sha256_hex};
+use crm_domain::ids::EventId;
+use crm_domain::inbound::{EventSource, InboundStatus};
+use crm_domain::util::sha256_hex;
 use crm_store::NewInboundEvent;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -107,31 +109,39 @@ pub async fn receive(
         Envelope::Object {
             object: Some(object),
             event_time,
-        } if KNOWN_OBJECTS.contains(&object.as_str()) => ("pending", object, event_time),
-        Envelope::Object { object, event_time } => {
-            ("ignored", object.unwrap_or_default(), event_time)
+        } if KNOWN_OBJECTS.contains(&object.as_str()) => {
+            (InboundStatus::Pending, object, event_time)
         }
-        Envelope::NotAnObject => ("ignored", String::new(), None),
-        Envelope::NotJson => ("invalid", String::new(), None),
+        Envelope::Object { object, event_time } => (
+            InboundStatus::Ignored,
+            object.unwrap_or_default(),
+            event_time,
+        ),
+        Envelope::NotAnObject => (InboundStatus::Ignored, String::new(), None),
+        Envelope::NotJson => (InboundStatus::Invalid, String::new(), None),
     };
     let ev = NewInboundEvent {
-        id: new_id(),
-        source: "meta".into(),
+        id: EventId::generate(),
+        source: EventSource::Meta,
         dedupe_key: meta_dedupe_key(event_time, &body),
         content_type: headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         body: body.to_vec(),
-        status: status.into(),
+        status,
     };
     let ins = st.writer.submit(ev).await.map_err(|e| {
         st.metrics.inc("crm_intake_total", "store_error");
         ApiError::from(e)
     })?;
-    let outcome = if !ins.created { "duplicate" } else { status };
+    let outcome = if !ins.created {
+        "duplicate"
+    } else {
+        status.as_str()
+    };
     st.metrics.inc("crm_intake_total", outcome);
-    if status == "invalid" {
+    if status == InboundStatus::Invalid {
         return Err(
             ApiError::bad_request("body is not valid JSON; kept for inspection")
                 .with_details(json!({"event_id": ins.id})),
@@ -143,7 +153,7 @@ pub async fn receive(
         Json(Stored {
             event_id: &ins.id,
             duplicate: !ins.created,
-            status: &ins.status,
+            status: ins.status,
         }),
     )
         .into_response())
@@ -153,9 +163,9 @@ pub async fn receive(
 /// a tree of allocations per request).
 #[derive(serde::Serialize)]
 struct Stored<'a> {
-    event_id: &'a str,
+    event_id: &'a EventId,
     duplicate: bool,
-    status: &'a str,
+    status: InboundStatus,
 }
 
 #[cfg(test)]

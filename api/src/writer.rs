@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crm_domain::ids::EventId;
+use crm_domain::inbound::InboundStatus;
 use crm_runtime::batcher::{BatchError, Batcher};
 use crm_runtime::metrics::Metrics;
 use crm_runtime::queue::JobQueue;
@@ -37,7 +39,7 @@ impl IntakeWriter {
     ) -> (Self, tokio::task::JoinHandle<()>) {
         // Pushing jobs runs beside the next batch's write (the queue is
         // another file or another engine), not after it.
-        let (push_tx, push_rx) = mpsc::unbounded_channel::<Vec<String>>();
+        let (push_tx, push_rx) = mpsc::unbounded_channel::<Vec<EventId>>();
         let pusher = tokio::spawn(push_jobs(queue, push_rx));
         let (batcher, writes) = Batcher::spawn(
             "intake writer",
@@ -53,10 +55,10 @@ impl IntakeWriter {
                         started.elapsed().as_secs_f64() * 1000.0,
                     );
                     metrics.observe_size("crm_intake_batch_rows", events.len() as f64);
-                    let to_push: Vec<String> = results
+                    let to_push: Vec<EventId> = results
                         .iter()
                         .filter_map(|r| r.as_ref().ok())
-                        .filter(|ins| ins.created && ins.status == "pending")
+                        .filter(|ins| ins.created && ins.status == InboundStatus::Pending)
                         .map(|ins| ins.id.clone())
                         .collect();
                     // The rows are committed, which is what a 2xx promises;
@@ -83,8 +85,8 @@ impl IntakeWriter {
     }
 }
 
-async fn push_jobs(queue: JobQueue, mut push_rx: mpsc::UnboundedReceiver<Vec<String>>) {
-    let mut ids: Vec<Vec<String>> = Vec::new();
+async fn push_jobs(queue: JobQueue, mut push_rx: mpsc::UnboundedReceiver<Vec<EventId>>) {
+    let mut ids: Vec<Vec<EventId>> = Vec::new();
     let mut last_push: Option<Instant> = None;
     while push_rx.recv_many(&mut ids, 64).await > 0 {
         // Under load, pushes are spaced: a push costs about the same
@@ -99,7 +101,7 @@ async fn push_jobs(queue: JobQueue, mut push_rx: mpsc::UnboundedReceiver<Vec<Str
             }
         }
         last_push = Some(Instant::now());
-        let batch: Vec<String> = ids.drain(..).flatten().collect();
+        let batch: Vec<EventId> = ids.drain(..).flatten().collect();
         // A push that fails (or a crash before it) leaves rows the sweeper
         // pushes after the grace period.
         if let Err(e) = queue.push_ingest(&batch).await {

@@ -5,7 +5,10 @@
 //! the store executes what these functions decide.
 
 pub mod auth;
+pub mod card;
 pub mod email;
+pub mod ids;
+pub mod inbound;
 pub mod intake;
 pub mod matching;
 pub mod model;
@@ -15,3 +18,12 @@ pub mod redact;
 pub mod rules;
 pub mod search;
 pub mod util;
+
+/// The default pipeline's id, as a literal for SQL text built with
+/// `concat!`; everywhere else use [`plan::DEFAULT_PIPELINE_ID`].
+#[macro_export]
+macro_rules! default_pipeline_id {
+    () => {
+        "pl_default"
+    };
+}

@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ids::{
+    ConversationId, CustomerId, EventId, LeadId, MessageId, PipelineId, StageId, TimelineId,
+};
+use crate::inbound::{EventSource, InboundStatus, closed_set};
 use crate::phone::PhoneE164;
 
 /// How we know who someone is, as far as one inbound signal tells.
@@ -109,23 +113,37 @@ pub enum Action {
     Receipt(ReceiptInput),
 }
 
+closed_set!(
+    /// What a domain event says happened.
+    EventKind {
+        CustomerCreated = "customer.created",
+        CustomerPossibleDuplicate = "customer.possible_duplicate",
+        LeadReceived = "lead.received",
+        MessageReceived = "message.received",
+        MessageSent = "message.sent",
+        MessageStatus = "message.status",
+        CardMoved = "card.moved",
+        /// The stream may have missed events (the bus reconnected): reload.
+        StreamGap = "stream.gap",
+    }
+);
+
 /// A change other parts of the system (dashboards, other api nodes) hear about
 /// after its transaction commits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {
-    /// `customer.created`, `lead.received`, `message.received`, `card.moved`, …
-    pub kind: String,
-    pub customer_id: Option<String>,
-    pub pipeline_id: Option<String>,
+    pub kind: EventKind,
+    pub customer_id: Option<CustomerId>,
+    pub pipeline_id: Option<PipelineId>,
     pub data: Value,
     pub at: i64,
 }
 
 impl DomainEvent {
-    pub fn new(kind: &str, customer_id: Option<&str>, data: Value) -> Self {
+    pub fn new(kind: EventKind, customer_id: Option<&str>, data: Value) -> Self {
         Self {
-            kind: kind.to_string(),
-            customer_id: customer_id.map(str::to_string),
+            kind,
+            customer_id: customer_id.map(CustomerId::new),
             pipeline_id: None,
             data,
             at: crate::util::now_ms(),
@@ -134,20 +152,20 @@ impl DomainEvent {
 
     /// The routing key on the bus: `customer.created` stays as it is so
     /// subscribers can bind `customer.#`, `card.#`, `#`.
-    pub fn routing_key(&self) -> &str {
-        &self.kind
+    pub fn routing_key(&self) -> &'static str {
+        self.kind.as_str()
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StageRef {
-    pub id: String,
+    pub id: StageId,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CustomerSummary {
-    pub id: String,
+    pub id: CustomerId,
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
@@ -159,7 +177,7 @@ pub struct CustomerSummary {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LeadView {
-    pub id: String,
+    pub id: LeadId,
     pub source: String,
     pub external_id: String,
     pub received_at: i64,
@@ -175,7 +193,7 @@ pub struct LeadView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PossibleDuplicate {
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub reason: String,
     pub status: String,
     pub created_at: i64,
@@ -191,7 +209,7 @@ pub struct CustomerDetail {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TimelineEntry {
-    pub id: String,
+    pub id: TimelineId,
     pub kind: String,
     pub summary: Option<String>,
     pub data: Value,
@@ -200,8 +218,8 @@ pub struct TimelineEntry {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConversationView {
-    pub id: String,
-    pub customer_id: String,
+    pub id: ConversationId,
+    pub customer_id: CustomerId,
     pub channel: String,
     pub account_id: String,
     pub contact_key: String,
@@ -211,8 +229,8 @@ pub struct ConversationView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageView {
-    pub id: String,
-    pub conversation_id: String,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub channel: String,
     pub external_id: String,
     pub direction: String,
@@ -227,7 +245,7 @@ pub struct MessageView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StageView {
-    pub id: String,
+    pub id: StageId,
     pub name: String,
     pub position: i64,
     pub count: i64,
@@ -235,7 +253,7 @@ pub struct StageView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PipelineView {
-    pub id: String,
+    pub id: PipelineId,
     pub name: String,
     pub is_default: bool,
     pub stages: Vec<StageView>,
@@ -243,9 +261,9 @@ pub struct PipelineView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InboundEventView {
-    pub id: String,
-    pub source: String,
-    pub status: String,
+    pub id: EventId,
+    pub source: EventSource,
+    pub status: InboundStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub received_at: i64,

@@ -19,9 +19,11 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
+use crate::ids::PipelineId;
 use crate::matching::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
 use crate::model::{
-    Action, ContactInput, DomainEvent, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
+    Action, ContactInput, DomainEvent, EventKind, LeadInput, MessageInput, ReceiptInput, StageRef,
+    StatusInput,
 };
 use crate::phone::phone_match_keys;
 use crate::rules::{EarlyStatus, best_status};
@@ -38,7 +40,7 @@ pub type LeadKey = (String, String);
 pub type ConversationKey = (String, String, String);
 
 /// The pipeline every new customer's card starts on.
-pub const DEFAULT_PIPELINE_ID: &str = "pl_default";
+pub const DEFAULT_PIPELINE_ID: &str = crate::default_pipeline_id!();
 
 /// What the store holds for the natural keys a batch names.
 #[derive(Debug, Clone, Default)]
@@ -404,7 +406,7 @@ impl Planner<'_> {
                     self.plan.cards.push(CardRow {
                         id: new_id(),
                         customer_id: id.clone(),
-                        stage_id: stage.id.clone(),
+                        stage_id: stage.id.as_str().to_string(),
                     });
                     stage_json = json!({"id": stage.id, "name": stage.name});
                 }
@@ -417,8 +419,8 @@ impl Planner<'_> {
                     &data,
                     self.now,
                 );
-                let mut ev = DomainEvent::new("customer.created", Some(&id), data);
-                ev.pipeline_id = Some(DEFAULT_PIPELINE_ID.to_string());
+                let mut ev = DomainEvent::new(EventKind::CustomerCreated, Some(&id), data);
+                ev.pipeline_id = Some(PipelineId::new(DEFAULT_PIPELINE_ID));
                 events.push(PlannedEvent::Ready(ev));
                 return Ok(Resolved {
                     customer_id: id,
@@ -487,7 +489,7 @@ impl Planner<'_> {
             lead.received_at,
         );
         events.push(PlannedEvent::Ready(DomainEvent::new(
-            "lead.received",
+            EventKind::LeadReceived,
             Some(&who.customer_id),
             json!({"lead_id": id, "source": lead.source, "returning": !who.created}),
         )));
@@ -544,10 +546,10 @@ impl Planner<'_> {
             .unwrap_or_default();
         early.extend(self.statuses_seen.get(&key).cloned().unwrap_or_default());
         let id = new_id();
-        let kind = if msg.direction == "outbound" {
-            "message.sent"
+        let (kind, event) = if msg.direction == "outbound" {
+            ("message.sent", EventKind::MessageSent)
         } else {
-            "message.received"
+            ("message.received", EventKind::MessageReceived)
         };
         let data = json!({"message_id": id, "external_id": msg.external_id, "conversation_id": conversation_id, "channel": msg.channel, "kind": msg.kind, "body": msg.body});
         let summary = msg
@@ -563,7 +565,7 @@ impl Planner<'_> {
             msg.sent_at,
         );
         events.push(PlannedEvent::Ready(DomainEvent::new(
-            kind,
+            event,
             Some(&who.customer_id),
             data,
         )));
@@ -600,6 +602,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::ids::StageId;
     use crate::model::Attribution;
     use crate::phone::normalize_phone;
 
@@ -656,7 +659,7 @@ mod tests {
     fn stage() -> Known {
         Known {
             first_stage: Some(StageRef {
-                id: "st1".into(),
+                id: StageId::new("st1"),
                 name: "Potansiyel".into(),
             }),
             ..Known::default()
@@ -669,7 +672,7 @@ mod tests {
             .map(|evs| {
                 evs.iter()
                     .map(|e| match e {
-                        PlannedEvent::Ready(d) => d.kind.clone(),
+                        PlannedEvent::Ready(d) => d.kind.as_str().to_string(),
                         PlannedEvent::Duplicate(_) => "duplicate?".into(),
                         PlannedEvent::Status(_) => "status?".into(),
                         PlannedEvent::Receipt(_) => "receipt?".into(),

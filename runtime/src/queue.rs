@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::config::QueueKind;
+use crm_domain::ids::EventId;
 
 pub const INGEST_QUEUE: &str = "crm.ingest";
 
@@ -25,7 +26,7 @@ pub const INGEST_QUEUE: &str = "crm.ingest";
 /// anyway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestJob {
-    pub event_ids: Vec<String>,
+    pub event_ids: Vec<EventId>,
 }
 
 /// Events per job at most: big enough to amortise the queue, small enough
@@ -167,7 +168,7 @@ impl JobQueue {
     /// Pushes ingest jobs for these events, `EVENTS_PER_JOB` to a job.
     /// Storage-level retries are off (`max_attempts(1)`): retry policy lives
     /// in `inbound_events`, with backoff.
-    pub async fn push_ingest(&self, event_ids: &[String]) -> Result<(), QueueError> {
+    pub async fn push_ingest(&self, event_ids: &[EventId]) -> Result<(), QueueError> {
         if event_ids.is_empty() {
             return Ok(());
         }

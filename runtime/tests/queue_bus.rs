@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{BackendExt, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
-use crm_domain::model::DomainEvent;
+use crm_domain::ids::{CustomerId, EventId};
+use crm_domain::model::{DomainEvent, EventKind};
 use crm_runtime::bus::EventBus;
 use crm_runtime::config::QueueKind;
 use crm_runtime::queue::{EVENTS_PER_JOB, IngestJob, JobQueue, QueueBackend};
@@ -27,7 +28,7 @@ fn reachable(name: &str, addr: &str) -> bool {
     ok
 }
 
-type Seen = Arc<Mutex<Vec<String>>>;
+type Seen = Arc<Mutex<Vec<EventId>>>;
 
 async fn collect(job: IngestJob, seen: Data<Seen>) -> Result<(), apalis::prelude::BoxDynError> {
     seen.lock().unwrap().extend(job.event_ids);
@@ -38,8 +39,8 @@ async fn collect(job: IngestJob, seen: Data<Seen>) -> Result<(), apalis::prelude
 /// checks depth, consumes them with a real apalis worker.
 async fn push_and_consume(queue: JobQueue) {
     queue.ping().await.unwrap();
-    let ids: Vec<String> = (0..EVENTS_PER_JOB + 3)
-        .map(|i| format!("ev-{i}-{}", crm_domain::util::new_id()))
+    let ids: Vec<EventId> = (0..EVENTS_PER_JOB + 3)
+        .map(|i| EventId::new(format!("ev-{i}-{}", crm_domain::util::new_id())))
         .collect();
     queue.push_ingest(&ids).await.unwrap();
     queue.push_ingest(&ids[..1]).await.unwrap();
@@ -154,7 +155,7 @@ async fn unreachable_queue_is_named_with_password_masked() {
     assert!(text.contains("127.0.0.1:1"), "{text}");
 }
 
-fn event(kind: &str) -> DomainEvent {
+fn event(kind: EventKind) -> DomainEvent {
     DomainEvent::new(kind, Some("cus_1"), json!({"n": 1}))
 }
 
@@ -163,11 +164,14 @@ async fn in_process_bus_delivers_to_every_subscriber() {
     let bus = EventBus::in_process();
     let mut a = bus.subscribe();
     let mut b = bus.subscribe();
-    bus.publish(&[event("customer.created"), event("card.moved")])
-        .await;
-    assert_eq!(a.recv().await.unwrap().kind, "customer.created");
-    assert_eq!(a.recv().await.unwrap().kind, "card.moved");
-    assert_eq!(b.recv().await.unwrap().kind, "customer.created");
+    bus.publish(&[
+        event(EventKind::CustomerCreated),
+        event(EventKind::CardMoved),
+    ])
+    .await;
+    assert_eq!(a.recv().await.unwrap().kind, EventKind::CustomerCreated);
+    assert_eq!(a.recv().await.unwrap().kind, EventKind::CardMoved);
+    assert_eq!(b.recv().await.unwrap().kind, EventKind::CustomerCreated);
     bus.ping().await.unwrap();
 }
 
@@ -184,7 +188,7 @@ async fn rabbitmq_bus_reaches_every_api_process() {
     let mut s1 = api1.subscribe();
     let mut s2 = api2.subscribe();
     let marker = crm_domain::util::new_id();
-    let mut ev = event("lead.received");
+    let mut ev = event(EventKind::LeadReceived);
     ev.data = json!({"marker": marker});
     worker.publish(std::slice::from_ref(&ev)).await;
     for s in [&mut s1, &mut s2] {
@@ -198,8 +202,8 @@ async fn rabbitmq_bus_reaches_every_api_process() {
         })
         .await
         .expect("event reached the api process");
-        assert_eq!(got.kind, "lead.received");
-        assert_eq!(got.customer_id.as_deref(), Some("cus_1"));
+        assert_eq!(got.kind, EventKind::LeadReceived);
+        assert_eq!(got.customer_id, Some(CustomerId::new("cus_1")));
     }
     api1.ping().await.unwrap();
     worker.ping().await.unwrap();

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_cron::CronScheduler;
+use crm_domain::ids::EventId;
+use crm_domain::inbound::{EventSource, InboundStatus};
 use crm_domain::util::{error_chain, new_id};
 use crm_runtime::Config;
 use crm_runtime::queue::JobQueue;
@@ -160,19 +162,19 @@ impl Scheduler {
             .lead_forms
             .iter()
             .map(|form| NewInboundEvent {
-                id: new_id(),
-                source: "backfill".into(),
+                id: EventId::generate(),
+                source: EventSource::Backfill,
                 dedupe_key: format!("backfill:{form}:{tick}"),
                 content_type: Some("application/json".into()),
                 body: json!({"form_id": form}).to_string().into_bytes(),
-                status: "pending".into(),
+                status: InboundStatus::Pending,
             })
             .collect();
         let rows = self
             .store
             .insert_inbound_events(&events, self.config.sweep_grace_ms)
             .await?;
-        let ids: Vec<String> = rows
+        let ids: Vec<EventId> = rows
             .into_iter()
             .filter(|r| r.created)
             .map(|r| r.id)

@@ -5,40 +5,42 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{
-    INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks, values_rows,
+    INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks, stored,
+    values_rows,
 };
+use crm_domain::ids::EventId;
+use crm_domain::inbound::{EventSource, InboundStatus, Processed};
 use crm_domain::model::InboundEventView;
 use crm_domain::rules::{FailureOutcome, after_failure};
 use crm_domain::util::now_ms;
 
 #[derive(Debug, Clone)]
 pub struct NewInboundEvent {
-    pub id: String,
-    /// `meta`, `intake`.
-    pub source: String,
+    pub id: EventId,
+    pub source: EventSource,
     /// Same key twice = same delivery (Meta retries): stored once.
     pub dedupe_key: String,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    /// `pending` (to process) or `invalid` (kept for inspection only).
-    pub status: String,
+    /// `Pending` (to process), `Ignored` or `Invalid` (kept for inspection only).
+    pub status: InboundStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundInsert {
-    pub id: String,
+    pub id: EventId,
     /// False when the same dedupe key was already stored: `id` is then the original's.
     pub created: bool,
-    pub status: String,
+    pub status: InboundStatus,
 }
 
 #[derive(Debug, Clone)]
 pub struct InboundEventRow {
-    pub id: String,
-    pub source: String,
+    pub id: EventId,
+    pub source: EventSource,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    pub status: String,
+    pub status: InboundStatus,
     pub attempts: i64,
     pub received_at: i64,
 }
@@ -82,7 +84,7 @@ impl Store {
                 out.extend(chunk.iter().map(|ev| InboundInsert {
                     id: ev.id.clone(),
                     created: true,
-                    status: ev.status.clone(),
+                    status: ev.status,
                 }));
                 continue;
             }
@@ -98,15 +100,19 @@ impl Store {
             for ev in *chunk {
                 q = q.bind(&ev.dedupe_key);
             }
-            let mut stored: HashMap<String, (String, String)> = HashMap::new();
+            let mut by_key: HashMap<String, (EventId, InboundStatus)> = HashMap::new();
             for row in q.fetch_all(self.reader()).await? {
-                stored.insert(
+                let status: String = row.try_get("status")?;
+                by_key.insert(
                     row.try_get("dedupe_key")?,
-                    (row.try_get("id")?, row.try_get("status")?),
+                    (
+                        EventId::new(row.try_get::<String, _>("id")?),
+                        stored(&status, InboundStatus::parse, "event status")?,
+                    ),
                 );
             }
             for ev in *chunk {
-                let (id, status) = stored.get(&ev.dedupe_key).cloned().ok_or_else(|| {
+                let (id, status) = by_key.get(&ev.dedupe_key).cloned().ok_or_else(|| {
                     StoreError::Invariant(format!("event {} neither stored nor found", ev.id))
                 })?;
                 out.push(InboundInsert {
@@ -121,7 +127,7 @@ impl Store {
 
     /// The stored events among `ids` (unknown ids are left out), in one query
     /// per chunk.
-    pub async fn inbound_events(&self, ids: &[String]) -> StoreResult<Vec<InboundEventRow>> {
+    pub async fn inbound_events(&self, ids: &[EventId]) -> StoreResult<Vec<InboundEventRow>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(INSERT_CHUNK) {
             let sql = format!(
@@ -130,15 +136,17 @@ impl Store {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                q = q.bind(id);
+                q = q.bind(id.as_str());
             }
             for row in q.fetch_all(self.reader()).await? {
+                let source: String = row.try_get("source")?;
+                let status: String = row.try_get("status")?;
                 out.push(InboundEventRow {
-                    id: row.try_get("id")?,
-                    source: row.try_get("source")?,
+                    id: EventId::new(row.try_get::<String, _>("id")?),
+                    source: stored(&source, EventSource::parse, "event source")?,
                     content_type: row.try_get("content_type")?,
                     body: row.try_get("body")?,
-                    status: row.try_get("status")?,
+                    status: stored(&status, InboundStatus::parse, "event status")?,
                     attempts: row.try_get("attempts")?,
                     received_at: row.try_get("received_at")?,
                 });
@@ -148,14 +156,14 @@ impl Store {
     }
 
     /// Marks an event processed; only a pending event moves, so a second run is a no-op.
-    pub async fn mark_event_done(&self, id: &str, status: &str) -> StoreResult<()> {
+    pub async fn mark_event_done(&self, id: &EventId, outcome: Processed) -> StoreResult<()> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE inbound_events SET status = $2, processed_at = $3, updated_at = $3, last_error = NULL WHERE id = $1 AND status = 'pending'",
         )
-        .bind(id)
-        .bind(status)
+        .bind(id.as_str())
+        .bind(InboundStatus::from(outcome).as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -167,46 +175,47 @@ impl Store {
     /// `dead` after `max_attempts`. Returns the new status.
     pub async fn mark_event_failed(
         &self,
-        id: &str,
+        id: &EventId,
         error: &str,
         max_attempts: i64,
-    ) -> StoreResult<String> {
+    ) -> StoreResult<InboundStatus> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT attempts, status FROM inbound_events WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
         let attempts: i64 = row.try_get("attempts")?;
         let status: String = row.try_get("status")?;
-        if status != "pending" {
+        let status = stored(&status, InboundStatus::parse, "event status")?;
+        if status != InboundStatus::Pending {
             tx.rollback().await?;
             return Ok(status);
         }
         let (new_status, next) = match after_failure(attempts, max_attempts, now) {
-            FailureOutcome::RetryAt(at) => ("pending", at),
-            FailureOutcome::Dead => ("dead", now),
+            FailureOutcome::RetryAt(at) => (InboundStatus::Pending, at),
+            FailureOutcome::Dead => (InboundStatus::Dead, now),
         };
         let error: String = error.chars().take(2000).collect();
         sqlx::query(
             "UPDATE inbound_events SET attempts = attempts + 1, status = $2, last_error = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $1",
         )
-        .bind(id)
-        .bind(new_status)
+        .bind(id.as_str())
+        .bind(new_status.as_str())
         .bind(error)
         .bind(next)
         .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(new_status.to_string())
+        Ok(new_status)
     }
 
     /// Pending events whose retry time has come (a crash left them, or a push
     /// was lost): claimed by pushing their next attempt time forward, so two
     /// sweeps do not push the same event at once.
-    pub async fn claim_due_events(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<String>> {
+    pub async fn claim_due_events(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<EventId>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
@@ -221,24 +230,25 @@ impl Store {
         .await?;
         tx.commit().await?;
         rows.iter()
-            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .map(|r| Ok(EventId::new(r.try_get::<String, _>("id")?)))
             .collect()
     }
 
-    /// Puts a dead (or invalid) event back in the queue with a fresh attempt budget.
-    pub async fn retry_event(&self, id: &str) -> StoreResult<InboundEventView> {
+    /// Puts a dead event back in the queue with a fresh attempt budget.
+    pub async fn retry_event(&self, id: &EventId) -> StoreResult<InboundEventView> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE inbound_events SET status = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2 WHERE id = $1 AND status IN ('dead', 'failed')",
+            "UPDATE inbound_events SET status = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2 WHERE id = $1 AND status = $3",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now)
+        .bind(InboundStatus::Dead.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         let view = self.inbound_event_view(id).await?;
-        if done.rows_affected() == 0 && view.status != "pending" {
+        if done.rows_affected() == 0 && view.status != InboundStatus::Pending {
             return Err(StoreError::Conflict(format!(
                 "event is {}; only dead events can be retried",
                 view.status
@@ -247,11 +257,11 @@ impl Store {
         Ok(view)
     }
 
-    pub async fn inbound_event_view(&self, id: &str) -> StoreResult<InboundEventView> {
+    pub async fn inbound_event_view(&self, id: &EventId) -> StoreResult<InboundEventView> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{EVENT_VIEW_SELECT} WHERE id = $1"
         )))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(self.reader())
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -261,15 +271,15 @@ impl Store {
     /// Newest first; `cursor` is the last id of the previous page.
     pub async fn list_inbound_events(
         &self,
-        status: Option<&str>,
-        cursor: Option<&str>,
+        status: Option<InboundStatus>,
+        cursor: Option<&EventId>,
         limit: i64,
-    ) -> StoreResult<(Vec<InboundEventView>, Option<String>)> {
+    ) -> StoreResult<(Vec<InboundEventView>, Option<EventId>)> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{EVENT_VIEW_SELECT} WHERE ($1 = '' OR status = $1) AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
         )))
-        .bind(status.unwrap_or(""))
-        .bind(cursor.unwrap_or(""))
+        .bind(status.map(InboundStatus::as_str).unwrap_or(""))
+        .bind(cursor.map(EventId::as_str).unwrap_or(""))
         .bind(limit + 1)
         .fetch_all(self.reader())
         .await?;
@@ -287,14 +297,24 @@ impl Store {
     }
 
     /// Counts by status, for `/metrics`.
-    pub async fn inbound_event_counts(&self) -> StoreResult<Vec<(String, String, i64)>> {
+    pub async fn inbound_event_counts(
+        &self,
+    ) -> StoreResult<Vec<(EventSource, InboundStatus, i64)>> {
         let rows = sqlx::query(
             "SELECT source, status, COUNT(*) AS n FROM inbound_events GROUP BY source, status",
         )
         .fetch_all(self.reader())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("source")?, r.try_get("status")?, r.try_get("n")?)))
+            .map(|r| {
+                let source: String = r.try_get("source")?;
+                let status: String = r.try_get("status")?;
+                Ok((
+                    stored(&source, EventSource::parse, "event source")?,
+                    stored(&status, InboundStatus::parse, "event status")?,
+                    r.try_get("n")?,
+                ))
+            })
             .collect()
     }
 }
@@ -318,12 +338,12 @@ async fn insert_inbound_chunk(
         .bind(now + grace_ms);
     for ev in chunk {
         q = q
-            .bind(&ev.id)
-            .bind(&ev.source)
+            .bind(ev.id.as_str())
+            .bind(ev.source.as_str())
             .bind(&ev.dedupe_key)
             .bind(ev.content_type.as_deref())
             .bind(ev.body.as_slice())
-            .bind(&ev.status);
+            .bind(ev.status.as_str());
     }
     let done = q.execute(&mut *conn).await?;
     Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
@@ -332,10 +352,12 @@ async fn insert_inbound_chunk(
 const EVENT_VIEW_SELECT: &str = "SELECT id, source, status, attempts, last_error, received_at, processed_at, content_type, LENGTH(body) AS size FROM inbound_events";
 
 fn event_view(row: &sqlx::any::AnyRow) -> StoreResult<InboundEventView> {
+    let source: String = row.try_get("source")?;
+    let status: String = row.try_get("status")?;
     Ok(InboundEventView {
-        id: row.try_get("id")?,
-        source: row.try_get("source")?,
-        status: row.try_get("status")?,
+        id: EventId::new(row.try_get::<String, _>("id")?),
+        source: stored(&source, EventSource::parse, "event source")?,
+        status: stored(&status, InboundStatus::parse, "event status")?,
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,
         received_at: row.try_get("received_at")?,

@@ -19,13 +19,15 @@ use sqlx::{Any, AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
 use super::{
-    Engine, INSERT_CHUNK, Store, StoreError, StoreResult, placeholders, statement_chunks,
+    Engine, INSERT_CHUNK, Store, StoreError, StoreResult, id_of, placeholders, statement_chunks,
     values_rows,
 };
 use crate::with_write_retry;
+use crm_domain::card::{CardAt, MoveDecision, TargetStage, decide_move};
+use crm_domain::ids::{CardId, CustomerId, PipelineId, StageId};
 use crm_domain::matching::KnownCustomer;
 use crm_domain::model::{
-    Action, DomainEvent, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
+    Action, DomainEvent, EventKind, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
 };
 use crm_domain::plan::{Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan};
 use crm_domain::rules::status_rank;
@@ -86,34 +88,38 @@ impl Store {
         with_write_retry!(self, |tx| apply_batch_in(&mut tx, self.engine, batch).await)
     }
 
-    /// Moves a customer's card on the default pipeline. With `expected_stage_id`
-    /// the move only happens from that stage (optimistic concurrency).
+    /// Moves a customer's card to `stage_id` (on that stage's pipeline), as
+    /// `crm_domain::card::decide_move` decides: with `expected_stage_id`
+    /// only from that stage (optimistic concurrency).
     pub async fn move_card(
         &self,
-        customer_id: &str,
-        stage_id: &str,
-        expected_stage_id: Option<&str>,
+        customer_id: &CustomerId,
+        stage_id: &StageId,
+        expected_stage_id: Option<&StageId>,
         actor: &str,
     ) -> StoreResult<Vec<DomainEvent>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let stage = sqlx::query("SELECT pipeline_id, name FROM stages WHERE id = $1")
-            .bind(stage_id)
+            .bind(stage_id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("unknown stage {stage_id}")))?;
-        let pipeline_id: String = stage.try_get("pipeline_id")?;
-        let stage_name: String = stage.try_get("name")?;
+        let target = TargetStage {
+            id: stage_id.clone(),
+            name: stage.try_get("name")?,
+            pipeline_id: id_of(&stage, "pipeline_id", PipelineId::new)?,
+        };
         let card = sqlx::query(
             "SELECT id, stage_id FROM cards WHERE customer_id = $1 AND pipeline_id = $2",
         )
-        .bind(customer_id)
-        .bind(&pipeline_id)
+        .bind(customer_id.as_str())
+        .bind(target.pipeline_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(card) = card else {
             let exists = sqlx::query("SELECT id FROM customers WHERE id = $1")
-                .bind(customer_id)
+                .bind(customer_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
@@ -123,46 +129,40 @@ impl Store {
                 "customer has no card on that pipeline".into(),
             ));
         };
-        let card_id: String = card.try_get("id")?;
-        let from: String = card.try_get("stage_id")?;
-        if let Some(expected) = expected_stage_id
-            && expected != from
-        {
-            return Err(StoreError::Conflict(format!(
-                "card is in stage {from}, not {expected}"
-            )));
-        }
-        if from == stage_id {
+        let card = CardAt {
+            card_id: id_of(&card, "id", CardId::new)?,
+            stage_id: id_of(&card, "stage_id", StageId::new)?,
+        };
+        let decision = decide_move(
+            customer_id,
+            &card,
+            &target,
+            expected_stage_id,
+            actor,
+            new_id(),
+            now,
+        )
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let MoveDecision::Move(m) = decision else {
             tx.rollback().await?;
             return Ok(Vec::new());
-        }
+        };
         let moved = sqlx::query(
             "UPDATE cards SET stage_id = $2, updated_at = $3 WHERE id = $1 AND stage_id = $4",
         )
-        .bind(&card_id)
-        .bind(stage_id)
+        .bind(m.card_id.as_str())
+        .bind(m.to.as_str())
         .bind(now)
-        .bind(&from)
+        .bind(m.from.as_str())
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() == 0 {
             return Err(StoreError::Conflict("card moved concurrently".into()));
         }
-        let data = json!({"card_id": card_id, "from_stage_id": from, "to_stage_id": stage_id, "to_stage_name": stage_name, "by": actor});
-        let entry = TimelineRow {
-            customer_id: customer_id.to_string(),
-            kind: "card.moved",
-            natural_key: new_id(),
-            summary: Some(format!("Moved to {stage_name}")),
-            data: data.to_string(),
-            occurred_at: now,
-        };
-        write_timeline(&mut tx, self.engine, &[entry], now).await?;
-        touch_customers(&mut tx, &[customer_id.to_string()], now).await?;
+        write_timeline(&mut tx, self.engine, std::slice::from_ref(&m.timeline), now).await?;
+        touch_customers(&mut tx, &[customer_id.as_str().to_string()], now).await?;
         tx.commit().await?;
-        let mut ev = DomainEvent::new("card.moved", Some(customer_id), data);
-        ev.pipeline_id = Some(pipeline_id);
-        Ok(vec![ev])
+        Ok(vec![m.event])
     }
 }
 
@@ -329,7 +329,7 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
         .await?;
         if let Some(s) = stage {
             known.first_stage = Some(StageRef {
-                id: s.try_get("id")?,
+                id: id_of(&s, "id", StageId::new)?,
                 name: s.try_get("name")?,
             });
         }
@@ -605,7 +605,7 @@ async fn write_plan(
                 .contains(&(d.customer_id.clone(), d.other_customer_id.clone()))
                 .then(|| {
                     DomainEvent::new(
-                        "customer.possible_duplicate",
+                        EventKind::CustomerPossibleDuplicate,
                         Some(&d.customer_id),
                         json!({"other_customer_id": d.other_customer_id}),
                     )
@@ -673,7 +673,7 @@ async fn apply_statuses(
                 let conversation_id: String = row.try_get("conversation_id")?;
                 let customer_id: Option<String> = row.try_get("customer_id")?;
                 Some(DomainEvent::new(
-                    "message.status",
+                    EventKind::MessageStatus,
                     customer_id.as_deref(),
                     json!({"message_id": message_id, "conversation_id": conversation_id, "status": st.status, "error_code": st.error_code}),
                 ))
@@ -740,7 +740,7 @@ async fn apply_receipt(
             let conversation_id: String = row.try_get("conversation_id")?;
             let customer_id: Option<String> = row.try_get("customer_id")?;
             Ok(DomainEvent::new(
-                "message.status",
+                EventKind::MessageStatus,
                 customer_id.as_deref(),
                 json!({"message_id": message_id, "conversation_id": conversation_id, "status": r.status, "error_code": null}),
             ))

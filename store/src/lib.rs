@@ -73,6 +73,21 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An id column read back as its type.
+pub(crate) fn id_of<I>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+    make: fn(String) -> I,
+) -> StoreResult<I> {
+    Ok(make(sqlx::Row::try_get::<String, _>(row, col)?))
+}
+
+/// A closed-set value read back from the database: text we never write is
+/// a broken invariant, not a value to guess at.
+pub(crate) fn stored<T>(text: &str, parse: fn(&str) -> Option<T>, what: &str) -> StoreResult<T> {
+    parse(text).ok_or_else(|| StoreError::Invariant(format!("unknown stored {what} {text:?}")))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,

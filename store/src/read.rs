@@ -7,7 +7,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::migrate::DEFAULT_PIPELINE_ID;
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, id_of};
+use crm_domain::ids::{
+    ConversationId, CustomerId, LeadId, MessageId, PipelineId, StageId, TimelineId,
+};
 use crm_domain::model::{
     Attribution, ConversationView, CustomerDetail, CustomerSummary, LeadView, MessageView,
     PipelineView, PossibleDuplicate, StageRef, StageView, TimelineEntry,
@@ -32,20 +35,27 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-const CUSTOMER_SELECT: &str = "SELECT c.id, c.name, c.phone, c.email, c.wa_id, c.created_at, c.updated_at, s.id AS stage_id, s.name AS stage_name \
-     FROM customers c LEFT JOIN cards k ON k.customer_id = c.id AND k.pipeline_id = 'pl_default' LEFT JOIN stages s ON s.id = k.stage_id";
+const CUSTOMER_SELECT: &str = concat!(
+    "SELECT c.id, c.name, c.phone, c.email, c.wa_id, c.created_at, c.updated_at, s.id AS stage_id, s.name AS stage_name \
+     FROM customers c LEFT JOIN cards k ON k.customer_id = c.id AND k.pipeline_id = '",
+    crm_domain::default_pipeline_id!(),
+    "' LEFT JOIN stages s ON s.id = k.stage_id"
+);
 
 fn customer_row(r: &AnyRow) -> StoreResult<CustomerSummary> {
     let stage_id: Option<String> = r.try_get("stage_id")?;
     let stage_name: Option<String> = r.try_get("stage_name")?;
     Ok(CustomerSummary {
-        id: r.try_get("id")?,
+        id: id_of(r, "id", CustomerId::new)?,
         name: r.try_get("name")?,
         phone: r.try_get("phone")?,
         email: r.try_get("email")?,
         wa_id: r.try_get("wa_id")?,
         stage: match (stage_id, stage_name) {
-            (Some(id), Some(name)) => Some(StageRef { id, name }),
+            (Some(id), Some(name)) => Some(StageRef {
+                id: StageId::new(id),
+                name,
+            }),
             _ => None,
         },
         created_at: r.try_get("created_at")?,
@@ -155,32 +165,32 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    pub async fn customer(&self, id: &str) -> StoreResult<CustomerSummary> {
+    pub async fn customer(&self, id: &CustomerId) -> StoreResult<CustomerSummary> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{CUSTOMER_SELECT} WHERE c.id = $1"
         )))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(self.reader())
         .await?
         .ok_or(StoreError::NotFound)?;
         customer_row(&row)
     }
 
-    pub async fn customer_detail(&self, id: &str) -> StoreResult<CustomerDetail> {
+    pub async fn customer_detail(&self, id: &CustomerId) -> StoreResult<CustomerDetail> {
         let customer = self.customer(id).await?;
         let rows = sqlx::query(
             "SELECT id, source, external_id, received_at, name, phone, email, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
              campaign_id, campaign_name, adset_id, adset_name, ad_id, ad_name, form_id, page_id, ctwa_clid, fbclid, gclid, consent, answers \
              FROM leads WHERE customer_id = $1 ORDER BY received_at DESC, id DESC",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_all(self.reader())
         .await?;
         let leads = rows
             .iter()
             .map(|r| {
                 Ok(LeadView {
-                    id: r.try_get("id")?,
+                    id: id_of(r, "id", LeadId::new)?,
                     source: r.try_get("source")?,
                     external_id: r.try_get("external_id")?,
                     received_at: r.try_get("received_at")?,
@@ -215,14 +225,14 @@ impl Store {
             "SELECT CASE WHEN customer_id = $1 THEN other_customer_id ELSE customer_id END AS other, reason, status, created_at \
              FROM possible_duplicates WHERE customer_id = $1 OR other_customer_id = $1 ORDER BY created_at",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_all(self.reader())
         .await?;
         let possible_duplicates = rows
             .iter()
             .map(|r| {
                 Ok(PossibleDuplicate {
-                    customer_id: r.try_get("other")?,
+                    customer_id: id_of(r, "other", CustomerId::new)?,
                     reason: r.try_get("reason")?,
                     status: r.try_get("status")?,
                     created_at: r.try_get("created_at")?,
@@ -236,19 +246,23 @@ impl Store {
         })
     }
 
-    pub async fn timeline(&self, customer_id: &str, limit: i64) -> StoreResult<Vec<TimelineEntry>> {
+    pub async fn timeline(
+        &self,
+        customer_id: &CustomerId,
+        limit: i64,
+    ) -> StoreResult<Vec<TimelineEntry>> {
         self.customer(customer_id).await?;
         let rows = sqlx::query(
             "SELECT id, kind, summary, data, occurred_at FROM timeline WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
         )
-        .bind(customer_id)
+        .bind(customer_id.as_str())
         .bind(limit)
         .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(TimelineEntry {
-                    id: r.try_get("id")?,
+                    id: id_of(r, "id", TimelineId::new)?,
                     kind: r.try_get("kind")?,
                     summary: r.try_get("summary")?,
                     data: json_text(r, "data")?,
@@ -258,19 +272,22 @@ impl Store {
             .collect()
     }
 
-    pub async fn conversations(&self, customer_id: &str) -> StoreResult<Vec<ConversationView>> {
+    pub async fn conversations(
+        &self,
+        customer_id: &CustomerId,
+    ) -> StoreResult<Vec<ConversationView>> {
         self.customer(customer_id).await?;
         let rows = sqlx::query(
             "SELECT id, customer_id, channel, account_id, contact_key, created_at, last_message_at FROM conversations WHERE customer_id = $1 ORDER BY last_message_at DESC",
         )
-        .bind(customer_id)
+        .bind(customer_id.as_str())
         .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(ConversationView {
-                    id: r.try_get("id")?,
-                    customer_id: r.try_get("customer_id")?,
+                    id: id_of(r, "id", ConversationId::new)?,
+                    customer_id: id_of(r, "customer_id", CustomerId::new)?,
                     channel: r.try_get("channel")?,
                     account_id: r.try_get("account_id")?,
                     contact_key: r.try_get("contact_key")?,
@@ -304,11 +321,11 @@ impl Store {
     /// Oldest first, as a chat reads; `before` pages backwards by message id.
     pub async fn messages(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         limit: i64,
     ) -> StoreResult<Vec<MessageView>> {
         let exists = sqlx::query("SELECT id FROM conversations WHERE id = $1")
-            .bind(conversation_id)
+            .bind(conversation_id.as_str())
             .fetch_optional(self.reader())
             .await?;
         if exists.is_none() {
@@ -318,7 +335,7 @@ impl Store {
             "SELECT id, conversation_id, channel, external_id, direction, kind, body, payload, status, status_at, error_code, sent_at \
              FROM messages WHERE conversation_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2",
         )
-        .bind(conversation_id)
+        .bind(conversation_id.as_str())
         .bind(limit)
         .fetch_all(self.reader())
         .await?;
@@ -326,8 +343,8 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(MessageView {
-                    id: r.try_get("id")?,
-                    conversation_id: r.try_get("conversation_id")?,
+                    id: id_of(r, "id", MessageId::new)?,
+                    conversation_id: id_of(r, "conversation_id", ConversationId::new)?,
                     channel: r.try_get("channel")?,
                     external_id: r.try_get("external_id")?,
                     direction: r.try_get("direction")?,
@@ -363,7 +380,7 @@ impl Store {
             .iter()
             .map(|s| {
                 Ok(StageView {
-                    id: s.try_get("id")?,
+                    id: id_of(s, "id", StageId::new)?,
                     name: s.try_get("name")?,
                     position: s.try_get("position")?,
                     count: s.try_get("n")?,
@@ -371,7 +388,7 @@ impl Store {
             })
             .collect::<StoreResult<Vec<_>>>()?;
             out.push(PipelineView {
-                id,
+                id: PipelineId::new(id),
                 name: r.try_get("name")?,
                 is_default: r.try_get::<i64, _>("is_default")? != 0,
                 stages,

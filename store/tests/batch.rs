@@ -252,7 +252,7 @@ async fn snapshot(pool: &AnyPool) -> BTreeMap<&'static str, BTreeSet<String>> {
 }
 
 fn event_kinds(evs: &[crm_domain::model::DomainEvent]) -> Vec<String> {
-    let mut k: Vec<String> = evs.iter().map(|e| e.kind.clone()).collect();
+    let mut k: Vec<String> = evs.iter().map(|e| e.kind.as_str().to_string()).collect();
     k.sort();
     k
 }

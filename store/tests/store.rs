@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_domain::auth::TokenScope;
+use crm_domain::ids::{CustomerId, EventId, StageId};
+use crm_domain::inbound::{EventSource, InboundStatus, Processed};
+use crm_domain::model::EventKind;
 use crm_domain::model::{Action, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput};
 use crm_domain::phone::normalize_phone;
 use crm_store::{CustomerFilter, NewInboundEvent, Store};
@@ -75,13 +78,14 @@ async fn migrations_are_idempotent_and_seed_the_pipeline(s: Store) {
 }
 
 async fn inbound_events_dedupe_and_fail_to_dead(s: Store) {
-    let ev = |id: &str, key: &str| NewInboundEvent {
-        id: id.into(),
-        source: "meta".into(),
+    let id = |id: &str| EventId::new(id);
+    let ev = |event: &str, key: &str| NewInboundEvent {
+        id: EventId::new(event),
+        source: EventSource::Meta,
         dedupe_key: key.into(),
         content_type: None,
         body: b"{}".to_vec(),
-        status: "pending".into(),
+        status: InboundStatus::Pending,
     };
     let r = s
         .insert_inbound_events(&[ev("a", "k1"), ev("b", "k1"), ev("c", "k2")], 0)
@@ -96,31 +100,39 @@ async fn inbound_events_dedupe_and_fail_to_dead(s: Store) {
         "claimed events are not swept twice"
     );
     assert_eq!(
-        s.mark_event_failed("a", "boom", 2).await.unwrap(),
-        "pending"
+        s.mark_event_failed(&id("a"), "boom", 2).await.unwrap(),
+        InboundStatus::Pending
     );
-    assert_eq!(s.mark_event_failed("a", "boom", 2).await.unwrap(), "dead");
-    let (dead, _) = s.list_inbound_events(Some("dead"), None, 10).await.unwrap();
+    assert_eq!(
+        s.mark_event_failed(&id("a"), "boom", 2).await.unwrap(),
+        InboundStatus::Dead
+    );
+    let (dead, _) = s
+        .list_inbound_events(Some(InboundStatus::Dead), None, 10)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].last_error.as_deref(), Some("boom"));
-    let v = s.retry_event("a").await.unwrap();
-    assert_eq!(v.status, "pending");
+    let v = s.retry_event(&id("a")).await.unwrap();
+    assert_eq!(v.status, InboundStatus::Pending);
     assert_eq!(v.attempts, 0);
     assert_eq!(
-        s.retry_event("c").await.unwrap().status,
-        "pending",
+        s.retry_event(&id("c")).await.unwrap().status,
+        InboundStatus::Pending,
         "retrying a queued event is a no-op"
     );
-    s.mark_event_done("c", "done").await.unwrap();
-    s.mark_event_done("c", "ignored").await.unwrap();
+    s.mark_event_done(&id("c"), Processed::Done).await.unwrap();
+    s.mark_event_done(&id("c"), Processed::Ignored)
+        .await
+        .unwrap();
     assert_eq!(
-        s.inbound_event_view("c").await.unwrap().status,
-        "done",
+        s.inbound_event_view(&id("c")).await.unwrap().status,
+        InboundStatus::Done,
         "done is final"
     );
     assert!(
         matches!(
-            s.retry_event("c").await.unwrap_err(),
+            s.retry_event(&id("c")).await.unwrap_err(),
             crm_store::StoreError::Conflict(_)
         ),
         "a done event is not retried"
@@ -133,12 +145,12 @@ async fn inbound_events_dedupe_and_fail_to_dead(s: Store) {
 async fn intake_batches_over_several_statements_answer_every_row(s: Store) {
     let run = crm_domain::util::new_id();
     let ev = |i: usize, key: String| NewInboundEvent {
-        id: format!("{run}-{i:04}"),
-        source: "meta".into(),
+        id: EventId::new(format!("{run}-{i:04}")),
+        source: EventSource::Meta,
         dedupe_key: key,
         content_type: Some("application/json".into()),
         body: vec![b'x'; 700],
-        status: "pending".into(),
+        status: InboundStatus::Pending,
     };
     let key = |k: usize| format!("meta:{run}:{k}");
     let first = s.insert_inbound_events(&[ev(0, key(7))], 0).await.unwrap();
@@ -171,14 +183,14 @@ async fn intake_batches_over_several_statements_answer_every_row(s: Store) {
                 "row {i}"
             ),
         }
-        assert_eq!(row.status, "pending");
+        assert_eq!(row.status, InboundStatus::Pending);
     }
     // Delivered again whole (Meta retrying everything; every request gets a
     // fresh id): nothing new, the originals' ids back.
     let resent: Vec<NewInboundEvent> = batch
         .iter()
         .map(|ev| NewInboundEvent {
-            id: format!("{}-again", ev.id),
+            id: EventId::new(format!("{}-again", ev.id)),
             ..ev.clone()
         })
         .collect();
@@ -194,7 +206,7 @@ async fn leads_dedupe_customers_and_record_conflicts(s: Store) {
         .apply_lead(&lead("1", phone("0532 123 45 67")))
         .await
         .unwrap();
-    assert!(ev.iter().any(|e| e.kind == "customer.created"));
+    assert!(ev.iter().any(|e| e.kind == EventKind::CustomerCreated));
     assert!(
         s.apply_lead(&lead("1", phone("0532 123 45 67")))
             .await
@@ -397,7 +409,7 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
 }
 
 /// The newest customer's id.
-async fn first_customer_id(s: &Store) -> String {
+async fn first_customer_id(s: &Store) -> CustomerId {
     s.list_customers(&CustomerFilter {
         limit: 1,
         ..Default::default()
@@ -461,7 +473,7 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
     // stays failed, the inbound one and the later one are not touched.
     let ev = s.apply_action(&receipt("read", 2_500)).await.unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].kind, "message.status");
+    assert_eq!(ev[0].kind, EventKind::MessageStatus);
     assert!(
         s.apply_action(&receipt("read", 2_500))
             .await
@@ -508,29 +520,30 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
 }
 
 async fn card_moves_are_conditional(s: Store) {
+    let stage = |n: u32| StageId::new(format!("st_default_{n}"));
     s.apply_lead(&lead("m1", phone("0532 555 44 33")))
         .await
         .unwrap();
     let id = first_customer_id(&s).await;
     let err = s
-        .move_card(&id, "st_default_3", Some("st_default_2"), "test")
+        .move_card(&id, &stage(3), Some(&stage(2)), "test")
         .await
         .unwrap_err();
     assert!(matches!(err, crm_store::StoreError::Conflict(_)));
     let ev = s
-        .move_card(&id, "st_default_3", Some("st_default_1"), "test")
+        .move_card(&id, &stage(3), Some(&stage(1)), "test")
         .await
         .unwrap();
-    assert_eq!(ev[0].kind, "card.moved");
+    assert_eq!(ev[0].kind, EventKind::CardMoved);
     assert!(
-        s.move_card(&id, "st_default_3", None, "test")
+        s.move_card(&id, &stage(3), None, "test")
             .await
             .unwrap()
             .is_empty(),
         "no-op move"
     );
     assert!(matches!(
-        s.move_card("nobody", "st_default_3", None, "t")
+        s.move_card(&CustomerId::new("nobody"), &stage(3), None, "t")
             .await
             .unwrap_err(),
         crm_store::StoreError::NotFound

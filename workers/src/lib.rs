@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crm_connectors::graph::GraphClient;
 use crm_connectors::meta::{InboundItem, parse_webhook};
+use crm_domain::ids::EventId;
+use crm_domain::inbound::{EventSource, InboundStatus, Processed};
 use crm_domain::intake::IntakeLead;
 use crm_domain::model::{Action, DomainEvent};
 use crm_domain::util::error_chain;
@@ -73,7 +75,7 @@ pub enum Outcome {
     Ignored,
     /// Some item failed; the event is retried later (or parked as dead).
     Failed {
-        status: String,
+        status: InboundStatus,
         error: String,
     },
 }
@@ -87,7 +89,7 @@ const JOB_DEADLINE: Duration = Duration::from_secs(120);
 /// outcome recorded on its event. Ids no longer pending are skipped.
 pub async fn process_events(
     ctx: &WorkerCtx,
-    event_ids: &[String],
+    event_ids: &[EventId],
 ) -> Result<Vec<Outcome>, ProcessError> {
     let rows = ctx.store.inbound_events(event_ids).await?;
     let skipped = event_ids.len().saturating_sub(rows.len());
@@ -103,7 +105,7 @@ pub async fn process_events(
 
 pub async fn process_event(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome, ProcessError> {
     let started = Instant::now();
-    let event_id = ev.id.as_str();
+    let event_id = &ev.id;
     let outcome = match tokio::time::timeout(JOB_DEADLINE, process_inner(ctx, ev)).await {
         Ok(r) => r?,
         Err(_) => {
@@ -121,7 +123,10 @@ pub async fn process_event(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outc
         Outcome::Skipped => "skipped",
         Outcome::Done => "done",
         Outcome::Ignored => "ignored",
-        Outcome::Failed { status, .. } if status == "dead" => "dead",
+        Outcome::Failed {
+            status: InboundStatus::Dead,
+            ..
+        } => "dead",
         Outcome::Failed { .. } => "failed",
     };
     ctx.metrics.inc("crm_jobs_total", label);
@@ -131,8 +136,8 @@ pub async fn process_event(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outc
 }
 
 async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome, ProcessError> {
-    let event_id = ev.id.as_str();
-    if ev.status != "pending" {
+    let event_id = &ev.id;
+    if ev.status != InboundStatus::Pending {
         return Ok(Outcome::Skipped);
     }
     let region = ctx.config.default_region.as_str();
@@ -140,10 +145,10 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
     // Set when an item failed in a way no retry can fix (Meta said so).
     let mut permanent = false;
     let mut actions: Vec<Action> = Vec::new();
-    match ev.source.as_str() {
-        "intake" => match serde_json::from_slice::<IntakeLead>(&ev.body) {
+    match ev.source {
+        EventSource::Intake => match serde_json::from_slice::<IntakeLead>(&ev.body) {
             Ok(lead) => actions.push(Action::Lead(lead.to_lead_input(
-                &ev.id,
+                ev.id.as_str(),
                 ev.received_at,
                 region,
             ))),
@@ -157,7 +162,7 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
                 .await;
             }
         },
-        "meta" => {
+        EventSource::Meta => {
             let hook = match parse_webhook(&ev.body) {
                 Ok(h) => h,
                 Err(e) => {
@@ -171,7 +176,7 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
                 }
             };
             for item in &hook.items {
-                match item_actions(ctx, item, &ev.id, ev.received_at).await {
+                match item_actions(ctx, item, ev.id.as_str(), ev.received_at).await {
                     Ok(a) => actions.extend(a),
                     Err(e) => {
                         permanent |= e.permanent;
@@ -180,7 +185,7 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
                 }
             }
         }
-        "backfill" => {
+        EventSource::Backfill => {
             let form_id = serde_json::from_slice::<serde_json::Value>(&ev.body)
                 .ok()
                 .and_then(|v| {
@@ -191,38 +196,31 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
             let Some(form_id) = form_id else {
                 return record_failure(ctx, event_id, "backfill event without form_id", true).await;
             };
-            return match backfill_form(ctx, &form_id, event_id).await {
+            return match backfill_form(ctx, &form_id, event_id.as_str()).await {
                 Ok((_, evs)) => {
                     ctx.bus.publish(&evs).await;
-                    ctx.store.mark_event_done(event_id, "done").await?;
+                    ctx.store.mark_event_done(event_id, Processed::Done).await?;
                     Ok(Outcome::Done)
                 }
                 Err(e) => record_failure(ctx, event_id, &error_chain(&e), false).await,
             };
         }
-        other => {
-            return record_failure(
-                ctx,
-                event_id,
-                &format!("unknown event source {other}"),
-                true,
-            )
-            .await;
-        }
     }
     if actions.is_empty() && errors.is_empty() {
-        ctx.store.mark_event_done(event_id, "ignored").await?;
+        ctx.store
+            .mark_event_done(event_id, Processed::Ignored)
+            .await?;
         return Ok(Outcome::Ignored);
     }
     if errors.is_empty() {
         // Hot path: every effect and the `done` mark in one commit.
-        match ctx.applier.apply(event_id, actions.clone()).await {
+        match ctx.applier.apply(event_id.as_str(), actions.clone()).await {
             Ok(evs) => {
                 ctx.bus.publish(&evs).await;
                 return Ok(Outcome::Done);
             }
             Err(e) => {
-                tracing::debug!(event_id, error = %e, "event transaction failed; applying item by item")
+                tracing::debug!(event_id = %event_id, error = %error_chain(&e), "event transaction failed; applying item by item")
             }
         }
     }
@@ -240,13 +238,13 @@ async fn process_inner(ctx: &WorkerCtx, ev: &InboundEventRow) -> Result<Outcome,
     if !errors.is_empty() {
         return record_failure(ctx, event_id, &errors.join("; "), permanent).await;
     }
-    ctx.store.mark_event_done(event_id, "done").await?;
+    ctx.store.mark_event_done(event_id, Processed::Done).await?;
     Ok(Outcome::Done)
 }
 
 async fn record_failure(
     ctx: &WorkerCtx,
-    event_id: &str,
+    event_id: &EventId,
     error: &str,
     permanent: bool,
 ) -> Result<Outcome, ProcessError> {
@@ -256,7 +254,7 @@ async fn record_failure(
         ctx.config.max_attempts
     };
     let status = ctx.store.mark_event_failed(event_id, error, max).await?;
-    tracing::warn!(event_id, status = %status, error = %error, "inbound event failed");
+    tracing::warn!(event_id = %event_id, status = %status, error = %error, "inbound event failed");
     Ok(Outcome::Failed {
         status,
         error: error.to_string(),
