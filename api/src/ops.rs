@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crm_runtime::metrics::{self as prom, Scrape};
 use serde_json::json;
 
 use crate::AppState;
@@ -36,23 +37,22 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 /// Prometheus scrapes with a bearer token like any other client: only the
 /// webhooks, health probes and the login page answer without one.
 pub async fn metrics(State(st): State<AppState>, _caller: Caller) -> Response {
-    let mut extra = Vec::new();
-    if let Ok(depth) = st.queue.depth().await {
-        extra.push(("crm_queue_depth".to_string(), depth as f64));
-    }
-    if let Ok(counts) = st.store.inbound_event_counts().await {
-        for (source, status, n) in counts {
-            extra.push((
-                format!("crm_inbound_events{{source=\"{source}\",status=\"{status}\"}}"),
-                n as f64,
-            ));
+    let scrape = Scrape {
+        queue_depth: st.queue.depth().await.ok(),
+        inbound_events: st.store.inbound_event_counts().await.unwrap_or_default(),
+    };
+    match st.metrics.render(&scrape) {
+        Ok(text) => ([(header::CONTENT_TYPE, prom::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics not rendered");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "metrics_unavailable",
+                "metrics could not be rendered",
+            )
+            .into_response()
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(&extra),
-    )
-        .into_response()
 }
 
 pub async fn not_found() -> ApiError {
