@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod http_metrics;
 mod intake;
 mod ops;
 mod stream;
