@@ -7,6 +7,7 @@
 pub mod auth;
 mod customers;
 pub mod error;
+pub mod http_metrics;
 mod inbound_events;
 mod intake;
 pub mod middleware;
@@ -103,6 +104,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(ops::router(&state))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        // Per route template (`/api/v1/customers/{id}`), never the raw path.
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            http_metrics::track,
+        ))
         // Each module's `RequestBodyLimitLayer` is the limit; axum's own
         // 2 MB default would cap the webhooks below Meta's 3 MB.
         .layer(axum::extract::DefaultBodyLimit::disable())

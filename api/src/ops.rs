@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use crm_domain::auth::Permission;
 use crm_domain::util::error_chain;
+use crm_runtime::metrics::{self as prom, Scrape};
 use serde_json::json;
 
 use crate::AppState;
@@ -56,23 +57,29 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 /// Prometheus scrapes with a token of its own (`--scope metrics`) or an
 /// admin's: the series name sources, volumes and failure rates.
 pub async fn metrics(State(st): State<AppState>) -> Response {
-    let mut extra = Vec::new();
-    if let Ok(depth) = st.queue.depth().await {
-        extra.push(("crm_queue_depth".to_string(), depth as f64));
-    }
-    if let Ok(counts) = st.store.inbound_event_counts().await {
-        for (source, status, n) in counts {
-            extra.push((
-                format!("crm_inbound_events{{source=\"{source}\",status=\"{status}\"}}"),
-                n as f64,
-            ));
+    let scrape = Scrape {
+        queue_depth: st.queue.depth().await.ok(),
+        inbound_events: st
+            .store
+            .inbound_event_counts()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(source, status, n)| (source.as_str().into(), status.as_str().into(), n))
+            .collect(),
+    };
+    match st.metrics.render(&scrape) {
+        Ok(text) => ([(header::CONTENT_TYPE, prom::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics not rendered");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "metrics_unavailable",
+                "metrics could not be rendered",
+            )
+            .into_response()
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(&extra),
-    )
-        .into_response()
 }
 
 pub async fn not_found() -> ApiError {
