@@ -159,7 +159,8 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    pub fn start() -> Option<Postgres> {
+    /// `initdb` and `pg_ctl`, and the OS user to run them as (as root).
+    fn tools() -> Option<(PathBuf, PathBuf)> {
         let bins = postgres_bins();
         let (Some(initdb), Some(pg_ctl)) = (
             find_tool("initdb", &[], &bins),
@@ -167,18 +168,26 @@ impl Postgres {
         ) else {
             return missing("PostgreSQL (initdb, pg_ctl)");
         };
-        let dir = temp_dir("pg");
-        chown_tree(&dir, "postgres");
-        let mut init = command_as("postgres", &initdb, None);
-        init.arg("-D")
-            .arg(dir.join("data"))
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"])
-            .arg("--no-sync");
+        if is_root() && os_user("postgres").is_none() {
+            return missing("the postgres OS user");
+        }
+        Some((initdb, pg_ctl))
+    }
+
+    pub fn start() -> Option<Postgres> {
+        let (initdb, pg_ctl) = Self::tools()?;
+        // The guard first: whatever fails below, its folder goes.
         let pg = Postgres {
             port: free_port(),
-            dir,
+            dir: temp_dir("pg"),
             pg_ctl,
         };
+        chown_tree(&pg.dir, "postgres");
+        let mut init = command_as("postgres", &initdb, None);
+        init.arg("-D")
+            .arg(pg.dir.join("data"))
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"])
+            .arg("--no-sync");
         run(init, Duration::from_secs(60)).unwrap();
         pg.start_server();
         Some(pg)
@@ -240,10 +249,12 @@ pub struct Redis {
 }
 
 impl Redis {
+    fn tool() -> Option<PathBuf> {
+        find_tool("redis-server", &[], &[]).or_else(|| missing("Redis (redis-server)"))
+    }
+
     pub fn start() -> Option<Redis> {
-        let Some(bin) = find_tool("redis-server", &[], &[]) else {
-            return missing("Redis (redis-server)");
-        };
+        let bin = Self::tool()?;
         let r = Redis {
             port: free_port(),
             dir: temp_dir("redis"),
@@ -311,7 +322,9 @@ pub struct Rabbit {
 }
 
 impl Rabbit {
-    pub fn start() -> Option<Rabbit> {
+    /// `rabbitmq-server` and `rabbitmqctl`, and the OS user to run them as
+    /// (as root).
+    fn tools() -> Option<(PathBuf, PathBuf)> {
         // Debian's /usr/sbin wrappers `su` to rabbitmq and reset the
         // environment this node is configured by; the real scripts do not.
         let first = [PathBuf::from("/usr/lib/rabbitmq/bin")];
@@ -321,9 +334,24 @@ impl Rabbit {
         ) else {
             return missing("RabbitMQ (rabbitmq-server, rabbitmqctl)");
         };
-        let dir = temp_dir("rabbit");
+        if is_root() && os_user("rabbitmq").is_none() {
+            return missing("the rabbitmq OS user");
+        }
+        Some((server, ctl))
+    }
+
+    pub fn start() -> Option<Rabbit> {
+        let (server, ctl) = Self::tools()?;
         let (port, dist) = (free_port(), free_port());
-        let node = format!("crmtest-{}-{port}@localhost", std::process::id());
+        // The guard first: whatever fails below, its folder goes.
+        let r = Rabbit {
+            port,
+            node: format!("crmtest-{}-{port}@localhost", std::process::id()),
+            dir: temp_dir("rabbit"),
+            ctl,
+            child: Mutex::new(None),
+        };
+        let (dir, node) = (r.dir.as_path(), r.node.as_str());
         std::fs::write(
             dir.join("rabbitmq.conf"),
             format!("listeners.tcp.local = 127.0.0.1:{port}\n"),
@@ -336,10 +364,10 @@ impl Rabbit {
         let cookie = dir.join(".erlang.cookie");
         std::fs::write(&cookie, format!("CRMTEST{}{port}", std::process::id())).unwrap();
         std::fs::set_permissions(&cookie, std::fs::Permissions::from_mode(0o400)).unwrap();
-        chown_tree(&dir, "rabbitmq");
+        chown_tree(dir, "rabbitmq");
         let log = std::fs::File::create(dir.join("server.out")).unwrap();
-        let mut cmd = command_as("rabbitmq", &server, Some(&dir));
-        Self::env(&mut cmd, &dir, &node)
+        let mut cmd = command_as("rabbitmq", &server, Some(dir));
+        Self::env(&mut cmd, dir, node)
             .env("RABBITMQ_NODE_PORT", port.to_string())
             .env("RABBITMQ_DIST_PORT", dist.to_string())
             .env("RABBITMQ_CONFIG_FILE", dir.join("rabbitmq.conf"))
@@ -355,14 +383,7 @@ impl Rabbit {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let child = cmd.spawn().unwrap();
-        let r = Rabbit {
-            port,
-            node,
-            dir,
-            ctl,
-            child: Mutex::new(Some(child)),
-        };
+        *r.child.lock().unwrap() = Some(cmd.spawn().unwrap());
         r.wait_up();
         Some(r)
     }
@@ -464,6 +485,10 @@ pub struct Engines {
 impl Engines {
     /// None (skip) when a tool is missing and services are not required.
     pub fn start() -> Option<Engines> {
+        // Every tool looked for first: a skip starts (and stops) nothing.
+        Postgres::tools()?;
+        Redis::tool()?;
+        Rabbit::tools()?;
         let rabbit = std::thread::spawn(Rabbit::start);
         let pg = std::thread::spawn(Postgres::start);
         let redis = Redis::start();
