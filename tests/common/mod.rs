@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod engines;
+
 pub const APP_SECRET: &str = "test_app_secret_123";
 pub const VERIFY_TOKEN: &str = "crm-verify-7Qx2";
 
