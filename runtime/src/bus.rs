@@ -44,7 +44,7 @@ use lapin::{
 };
 use tokio::sync::{Notify, broadcast};
 
-use crm_domain::model::DomainEvent;
+use crm_domain::model::{DomainEvent, EventKind};
 
 pub const EXCHANGE: &str = "crm.events";
 
@@ -52,7 +52,7 @@ pub const EXCHANGE: &str = "crm.events";
 pub const BUFFER_EVENTS: usize = 10_000;
 
 /// The kind of the event a consumer injects after reconnecting.
-pub const GAP_KIND: &str = "stream.gap";
+pub const GAP_KIND: EventKind = EventKind::StreamGap;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);

@@ -11,7 +11,7 @@ mod engines;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crm_domain::model::DomainEvent;
+use crm_domain::model::{DomainEvent, EventKind};
 use crm_runtime::bus::{EventBus, GAP_KIND};
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -41,7 +41,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 fn event(tag: &str, n: u64) -> DomainEvent {
     DomainEvent::new(
-        "customer.updated",
+        EventKind::CustomerCreated,
         Some("cus_1"),
         json!({"tag": tag, "n": n}),
     )
