@@ -110,8 +110,7 @@ impl From<PhoneE164> for String {
 // ---------------------------------------------------------------------------
 
 /// Loads the phone-number metadata now rather than in the first request or
-/// job that needs it: the first parse takes ~90 ms (measured), which the
-/// first events after a start would otherwise wait for.
+/// job that needs it, which would otherwise wait for it (bench/README.md).
 pub fn warm_up() {
     let _ = normalize_phone("+90 532 123 45 67", "TR");
 }

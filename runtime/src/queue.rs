@@ -250,8 +250,7 @@ impl JobQueue {
     ///
     /// - SQLite: deletes finished rows from apalis' `Jobs` table. Its ack
     ///   statement joins every row locked by the worker against each batch,
-    ///   so it slows down as done rows pile up (measured: ~1 s per 240 acks
-    ///   at 10k rows).
+    ///   so it slows down as done rows pile up (bench/README.md).
     /// - Redis: apalis keeps every job's data, metadata and result, and its
     ///   id in a done set, forever; its own vacuum drops the first three, and
     ///   done-set members whose data is gone go too.

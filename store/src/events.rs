@@ -48,10 +48,9 @@ pub struct InboundEventRow {
 impl Store {
     /// Group commit for a batch of concurrent intake requests, written with
     /// multi-row statements (a round trip per chunk, not per request). A
-    /// batch that fits one statement is committed by it alone: no `BEGIN`
-    /// and `COMMIT` round trips, each of which cost as much as the insert
-    /// (~0.5 ms on a busy 2-core machine, measured). A bigger batch goes in
-    /// one transaction. A dedupe key seen before, or twice in the batch,
+    /// batch that fits one statement is committed by it alone: `BEGIN` and
+    /// `COMMIT` round trips cost as much as the insert (bench/README.md). A
+    /// bigger batch goes in one transaction. A dedupe key seen before, or twice in the batch,
     /// answers with the first row's id.
     pub async fn insert_inbound_events(
         &self,

@@ -222,8 +222,7 @@ async fn apply_batch_in(
 /// to join a table's natural-key index against (columns `k.column1…`, the
 /// names both SQLite and PostgreSQL give). An `OR` of `(a = $1 AND b = $2)`
 /// terms says the same, but PostgreSQL factors the common `kind = 'phone'`
-/// out of it and scans every phone identity (measured: 22 ms for 128 keys
-/// over 10k identities, against index lookups here).
+/// out of it and scans every phone identity (bench/README.md).
 fn keys_table(cols: usize, rows: usize) -> String {
     format!("(VALUES {}) AS k", values_rows(1, rows, cols, ""))
 }

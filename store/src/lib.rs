@@ -198,9 +198,9 @@ impl Engine {
     /// leaves Nagle's algorithm on for its TCP sockets (transact-rs/sqlx#4335,
     /// fixed upstream but not released): a PostgreSQL statement larger than
     /// what one `write` puts in a fresh socket's send buffer (16 KiB by
-    /// default) goes in two parts, and the second waits ~40 ms for the
-    /// server's delayed ACK (measured: 17 rows of 800 B took 1 ms, 32 rows
-    /// 42 ms). SQLite has no socket: only the row cap applies.
+    /// default) goes in two parts, and the second waits for the server's
+    /// delayed ACK (bench/README.md). SQLite has no socket: only the row cap
+    /// applies.
     pub(crate) fn statement_bytes(self) -> usize {
         match self {
             Engine::Sqlite => usize::MAX,
