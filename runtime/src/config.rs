@@ -7,8 +7,20 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
-    File { path: String, reason: String },
+    #[error("cannot read config file {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML")]
+    Parse {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("config file {path}: unknown key {key}")]
+    UnknownKey { path: String, key: String },
     #[error("invalid value for {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
 }
@@ -268,23 +280,23 @@ fn parse_num<T: std::str::FromStr>(
 /// `crm.toml` uses the same names as the environment, lower-case without the
 /// `CRM_` prefix (`database_url = "postgres://…"`).
 fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::File {
+        .map_err(|source: toml::de::Error| ConfigError::Parse {
             path: path.display().to_string(),
-            reason: e.message().to_string(),
+            source,
         })?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
         let env_key = format!("CRM_{}", k.to_ascii_uppercase());
         if !KEYS.contains(&env_key.as_str()) {
-            return Err(ConfigError::File {
+            return Err(ConfigError::UnknownKey {
                 path: path.display().to_string(),
-                reason: format!("unknown key {k}"),
+                key: k,
             });
         }
         let s = match v {

@@ -34,12 +34,35 @@ pub struct IngestJob {
 /// short.
 pub const EVENTS_PER_JOB: usize = 64;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("queue unreachable at {url}: {reason}")]
-    Connect { url: String, reason: String },
-    #[error("queue error: {0}")]
-    Backend(String),
+    #[error("queue unreachable at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("queue {op} failed")]
+    Backend {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The queue's engine did not answer in time.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out")]
+struct TimedOut;
+
+/// Wraps an engine error with what we were doing.
+fn failed<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> QueueError {
+    move |e| QueueError::Backend {
+        op,
+        source: Box::new(e),
+    }
 }
 
 pub type RedisConn = apalis_redis::ConnectionManager;
@@ -116,13 +139,13 @@ impl JobQueue {
                     .await
                     .map_err(|e| QueueError::Connect {
                         url: crm_domain::util::mask_url(url),
-                        reason: e.to_string(),
+                        source: Box::new(e),
                     })?;
                 crm_store::checkpoint_sqlite_file(&path)
                     .await
                     .map_err(|e| QueueError::Connect {
                         url: crm_domain::util::mask_url(url),
-                        reason: e.to_string(),
+                        source: Box::new(e),
                     })?;
                 // apalis keeps its own migration history: sharing sqlx's default
                 // `_sqlx_migrations` table with anything else breaks both.
@@ -130,7 +153,7 @@ impl JobQueue {
                 m.dangerous_set_table_name("_apalis_migrations");
                 m.run(&pool)
                     .await
-                    .map_err(|e| QueueError::Backend(format!("apalis migrations: {e}")))?;
+                    .map_err(failed("migration"))?;
                 let cfg = apalis_sqlite::Config::default()
                     .queue(INGEST_QUEUE)
                     .lock_tasks(false)
@@ -148,11 +171,11 @@ impl JobQueue {
                 .await
                 .map_err(|_| QueueError::Connect {
                     url: crm_domain::util::mask_url(url),
-                    reason: "timed out".into(),
+                    source: Box::new(TimedOut),
                 })?
                 .map_err(|e| QueueError::Connect {
                     url: crm_domain::util::mask_url(url),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?;
                 let cfg = apalis_redis::Config::default()
                     .queue(INGEST_QUEUE)
@@ -187,15 +210,15 @@ impl JobQueue {
                             .map(|args| TaskBuilder::new(args).max_attempts(1).build())
                     })
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                    .map_err(failed("encode"))?;
                 let mut conn = s
                     .pool()
                     .acquire()
                     .await
-                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                    .map_err(failed("push"))?;
                 apalis_sqlite::queries::push_tasks(&mut *conn, INGEST_QUEUE, &tasks)
                     .await
-                    .map_err(|e| QueueError::Backend(e.to_string()))
+                    .map_err(failed("push"))
             }
             QueueBackend::Redis(s) => {
                 let tasks: Vec<_> = jobs
@@ -204,7 +227,7 @@ impl JobQueue {
                 let mut s = s.clone();
                 s.push_all(futures::stream::iter(tasks))
                     .await
-                    .map_err(|e| QueueError::Backend(e.to_string()))
+                    .map_err(failed("push"))
             }
         };
         if pushed.is_ok() {
@@ -242,7 +265,7 @@ impl JobQueue {
             .arg(chunk)
             .invoke_async(&mut conn)
             .await;
-        moved.map_err(|e| QueueError::Backend(e.to_string()))
+        moved.map_err(failed("promote"))
     }
 
     /// Forgets finished jobs; the outcome of every event lives in
@@ -262,13 +285,13 @@ impl JobQueue {
                     .execute(s.pool())
                     .await
                     .map(|r| r.rows_affected())
-                    .map_err(|e| QueueError::Backend(e.to_string()))
+                    .map_err(failed("vacuum"))
             }
             QueueBackend::Redis(s) => {
                 let mut storage = s.clone();
                 let dropped = Vacuum::vacuum(&mut storage)
                     .await
-                    .map_err(|e| QueueError::Backend(e.to_string()))?;
+                    .map_err(failed("vacuum"))?;
                 let cfg = s.get_config();
                 let mut conn = s.clone().get_connection().clone();
                 let forgotten: Result<u64, _> = redis::Script::new(FORGET_DONE)
@@ -276,7 +299,7 @@ impl JobQueue {
                     .key(cfg.job_data_hash())
                     .invoke_async(&mut conn)
                     .await;
-                forgotten.map_err(|e| QueueError::Backend(e.to_string()))?;
+                forgotten.map_err(failed("vacuum"))?;
                 Ok(dropped as u64)
             }
         }
@@ -298,7 +321,7 @@ impl JobQueue {
                 .execute(s.pool())
                 .await
                 .map(|_| ())
-                .map_err(|e| QueueError::Backend(e.to_string())),
+                .map_err(failed("ping")),
             QueueBackend::Redis(s) => {
                 let mut conn = s.clone().get_connection().clone();
                 redis_ping(&mut conn).await
@@ -317,9 +340,9 @@ impl JobQueue {
                 .bind(INGEST_QUEUE)
                 .fetch_one(s.pool())
                 .await
-                .map_err(|e| QueueError::Backend(e.to_string()))?;
+                .map_err(failed("depth"))?;
                 row.try_get("n")
-                    .map_err(|e| QueueError::Backend(e.to_string()))
+                    .map_err(failed("depth"))
             }
             QueueBackend::Redis(s) => {
                 // Jobs pushed with a run time wait in the scheduled set first.
@@ -360,10 +383,10 @@ return #ids
 async fn redis_ping(conn: &mut RedisConn) -> Result<(), QueueError> {
     let pong: Result<String, _> = redis::cmd("PING").query_async(conn).await;
     pong.map(|_| ())
-        .map_err(|e| QueueError::Backend(e.to_string()))
+        .map_err(failed("ping"))
 }
 
 async fn redis_count(conn: &mut RedisConn, cmd: &str, key: &str) -> Result<i64, QueueError> {
     let n: Result<i64, _> = redis::cmd(cmd).arg(key).query_async(conn).await;
-    n.map_err(|e| QueueError::Backend(e.to_string()))
+    n.map_err(failed("depth"))
 }
