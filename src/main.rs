@@ -124,7 +124,10 @@ fn main() -> std::process::ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("crm: configuration error: {}", crm_domain::util::error_chain(&e));
+            eprintln!(
+                "crm: configuration error: {}",
+                crm_domain::util::error_chain(&e)
+            );
             return std::process::ExitCode::from(2);
         }
     };

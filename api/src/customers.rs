@@ -30,9 +30,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/api/v1/conversations/{id}/messages", get(messages))
         .route_layer(require(state, Permission::ReadCustomers, TokenFrom::Header))
         .merge(moves)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            crate::API_BODY_LIMIT,
-        ))
+        .layer(crate::body_limit::BodyLimitLayer(crate::API_BODY_LIMIT))
 }
 
 #[derive(Debug, Deserialize)]

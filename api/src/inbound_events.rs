@@ -22,9 +22,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/api/v1/inbound-events/{id}", get(get_event))
         .route("/api/v1/inbound-events/{id}/retry", post(retry_event))
         .route_layer(require(state, Permission::OperateIntake, TokenFrom::Header))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            crate::API_BODY_LIMIT,
-        ))
+        .layer(crate::body_limit::BodyLimitLayer(crate::API_BODY_LIMIT))
 }
 
 #[derive(Debug, Deserialize)]

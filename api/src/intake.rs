@@ -19,9 +19,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route("/intake/leads", axum::routing::post(receive))
         .route_layer(require(state, Permission::IntakeLeads, TokenFrom::Header))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            INTAKE_BODY_LIMIT,
-        ))
+        .layer(crate::body_limit::BodyLimitLayer(INTAKE_BODY_LIMIT))
 }
 
 /// The natural key of an intake event. Every kind is scoped to the token

@@ -5,6 +5,7 @@
 //! work to the store and the queue.
 
 pub mod auth;
+mod body_limit;
 mod customers;
 pub mod error;
 pub mod http_metrics;
@@ -109,7 +110,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             state.metrics.clone(),
             http_metrics::track,
         ))
-        // Each module's `RequestBodyLimitLayer` is the limit; axum's own
+        // Each module's `BodyLimitLayer` is the limit; axum's own
         // 2 MB default would cap the webhooks below Meta's 3 MB.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state);

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::body_limit::BodyLimitLayer;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -17,7 +18,6 @@ use crm_domain::util::sha256_hex;
 use crm_store::NewInboundEvent;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, WEBHOOK_BODY_LIMIT, read_body};
@@ -30,7 +30,7 @@ const KNOWN_OBJECTS: &[&str] = &["whatsapp_business_account", "page", "instagram
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/webhooks/meta", get(verify).post(receive))
-        .layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT))
+        .layer(BodyLimitLayer(WEBHOOK_BODY_LIMIT))
 }
 
 /// The same body delivered again (Meta retries) gets the same key. The event

@@ -9,6 +9,26 @@ use crate::ids::{
 };
 use crate::inbound::{EventSource, InboundStatus, closed_set};
 use crate::phone::PhoneE164;
+use crate::rules::MessageStatus;
+
+closed_set!(
+    /// Where a conversation happens.
+    Channel {
+        WhatsApp = "whatsapp",
+        Messenger = "messenger",
+        Instagram = "instagram",
+    }
+);
+
+closed_set!(
+    /// Which way a message went.
+    Direction {
+        /// From the customer to us.
+        Inbound = "inbound",
+        /// From us (or our page, echoed back) to the customer.
+        Outbound = "outbound",
+    }
+);
 
 /// How we know who someone is, as far as one inbound signal tells.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,15 +81,13 @@ pub struct LeadInput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageInput {
-    /// `whatsapp`, `messenger`, `instagram`.
-    pub channel: String,
+    pub channel: Channel,
     /// Our side of the thread: WhatsApp phone_number_id, Page id, IG account id.
     pub account_id: String,
     /// Their side of the thread: wa_id / BSUID, PSID, IGSID.
     pub contact_key: String,
     pub external_id: String,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    pub direction: Direction,
     pub kind: String,
     pub body: Option<String>,
     pub payload: Value,
@@ -81,7 +99,7 @@ pub struct MessageInput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusInput {
-    pub channel: String,
+    pub channel: Channel,
     pub external_id: String,
     pub status: String,
     pub occurred_at: i64,
@@ -93,11 +111,11 @@ pub struct StatusInput {
 /// of the conversation sent up to `up_to` (ms) is delivered or read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiptInput {
-    pub channel: String,
+    pub channel: Channel,
     pub account_id: String,
     pub contact_key: String,
-    /// `delivered` or `read`.
-    pub status: String,
+    /// `Delivered` or `Read`.
+    pub status: MessageStatus,
     pub up_to: i64,
     pub occurred_at: i64,
 }
@@ -220,7 +238,7 @@ pub struct TimelineEntry {
 pub struct ConversationView {
     pub id: ConversationId,
     pub customer_id: CustomerId,
-    pub channel: String,
+    pub channel: Channel,
     pub account_id: String,
     pub contact_key: String,
     pub created_at: i64,
@@ -231,13 +249,13 @@ pub struct ConversationView {
 pub struct MessageView {
     pub id: MessageId,
     pub conversation_id: ConversationId,
-    pub channel: String,
+    pub channel: Channel,
     pub external_id: String,
-    pub direction: String,
+    pub direction: Direction,
     pub kind: String,
     pub body: Option<String>,
     pub payload: Value,
-    pub status: Option<String>,
+    pub status: Option<MessageStatus>,
     pub status_at: Option<i64>,
     pub error_code: Option<i64>,
     pub sent_at: i64,

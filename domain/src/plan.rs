@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use crate::ids::PipelineId;
 use crate::matching::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
 use crate::model::{
-    Action, ContactInput, DomainEvent, EventKind, LeadInput, MessageInput, ReceiptInput, StageRef,
-    StatusInput,
+    Action, Channel, ContactInput, Direction, DomainEvent, EventKind, LeadInput, MessageInput,
+    ReceiptInput, StageRef, StatusInput,
 };
 use crate::phone::phone_match_keys;
 use crate::rules::{EarlyStatus, best_status};
@@ -111,9 +111,9 @@ pub struct ConversationRow {
 pub struct MessageRow {
     pub id: String,
     pub conversation_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub external_id: String,
-    pub direction: String,
+    pub direction: Direction,
     pub kind: String,
     pub body: Option<String>,
     pub payload: String,
@@ -201,7 +201,7 @@ pub fn identity_keys(c: &ContactInput) -> Vec<IdentityKey> {
 
 fn conversation_key(m: &MessageInput) -> ConversationKey {
     (
-        m.channel.clone(),
+        m.channel.as_str().to_string(),
         m.account_id.clone(),
         m.contact_key.clone(),
     )
@@ -220,7 +220,7 @@ pub fn lookups(batch: &[&[Action]]) -> Lookups {
                 Action::Lead(l) => lead(l, &mut out),
                 Action::Message(m) => {
                     out.messages
-                        .push((m.channel.clone(), m.external_id.clone()));
+                        .push((m.channel.as_str().to_string(), m.external_id.clone()));
                     out.identities.extend(identity_keys(&m.contact));
                     out.conversations.push(conversation_key(m));
                     if let Some(l) = &m.referral_lead {
@@ -506,7 +506,7 @@ impl Planner<'_> {
         msg: &MessageInput,
         events: &mut Vec<PlannedEvent>,
     ) -> Result<(), PlanError> {
-        let key = (msg.channel.clone(), msg.external_id.clone());
+        let key = (msg.channel.as_str().to_string(), msg.external_id.clone());
         if self.known.messages.contains(&key) || !self.messages.insert(key.clone()) {
             return Ok(());
         }
@@ -546,7 +546,7 @@ impl Planner<'_> {
             .unwrap_or_default();
         early.extend(self.statuses_seen.get(&key).cloned().unwrap_or_default());
         let id = new_id();
-        let (kind, event) = if msg.direction == "outbound" {
+        let (kind, event) = if msg.direction == Direction::Outbound {
             ("message.sent", EventKind::MessageSent)
         } else {
             ("message.received", EventKind::MessageReceived)
@@ -572,9 +572,9 @@ impl Planner<'_> {
         self.plan.messages.push(MessageRow {
             id,
             conversation_id,
-            channel: msg.channel.clone(),
+            channel: msg.channel,
             external_id: msg.external_id.clone(),
-            direction: msg.direction.clone(),
+            direction: msg.direction,
             kind: msg.kind.clone(),
             body: msg.body.clone(),
             payload: msg.payload.to_string(),
@@ -589,7 +589,7 @@ impl Planner<'_> {
 
     fn status(&mut self, st: &StatusInput, events: &mut Vec<PlannedEvent>) {
         self.statuses_seen
-            .entry((st.channel.clone(), st.external_id.clone()))
+            .entry((st.channel.as_str().to_string(), st.external_id.clone()))
             .or_default()
             .push((st.status.clone(), st.occurred_at, st.error_code));
         events.push(PlannedEvent::Status(self.plan.statuses.len()));
@@ -631,11 +631,11 @@ mod tests {
 
     fn message(wamid: &str, phone: &str) -> Action {
         Action::Message(MessageInput {
-            channel: "whatsapp".into(),
+            channel: Channel::WhatsApp,
             account_id: "418".into(),
             contact_key: phone.into(),
             external_id: wamid.into(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
             kind: "text".into(),
             body: Some("merhaba".into()),
             payload: json!({}),
@@ -647,7 +647,7 @@ mod tests {
 
     fn status(wamid: &str, s: &str) -> Action {
         Action::Status(StatusInput {
-            channel: "whatsapp".into(),
+            channel: Channel::WhatsApp,
             external_id: wamid.into(),
             status: s.into(),
             occurred_at: 20,

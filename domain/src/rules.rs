@@ -1,17 +1,37 @@
-//! Business rules as pure functions: delivery-status ordering, retry backoff,
-//! stage transitions.
+//! Business rules as pure functions: delivery-status ordering, retry backoff.
 
-/// Rank of a delivery status: a message's state only moves to a higher rank.
-/// `failed` outranks everything, so it is terminal; unknown statuses never apply.
-pub fn status_rank(status: &str) -> Option<i64> {
-    match status {
-        "sent" => Some(1),
-        "delivered" => Some(2),
-        "read" => Some(3),
-        "played" => Some(4),
-        "failed" => Some(100),
-        _ => None,
+use crate::inbound::closed_set;
+
+closed_set!(
+    /// Where a sent message stands, as the channel reports it.
+    MessageStatus {
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        /// A voice message was listened to (WhatsApp).
+        Played = "played",
+        Failed = "failed",
     }
+);
+
+impl MessageStatus {
+    /// A message's state only moves to a higher rank; `Failed` outranks
+    /// everything, so it is terminal.
+    pub fn rank(self) -> i64 {
+        match self {
+            MessageStatus::Sent => 1,
+            MessageStatus::Delivered => 2,
+            MessageStatus::Read => 3,
+            MessageStatus::Played => 4,
+            MessageStatus::Failed => 100,
+        }
+    }
+}
+
+/// Rank of a delivery status as the channel wrote it; statuses we do not
+/// know (kept in the history for inspection) never apply.
+pub fn status_rank(status: &str) -> Option<i64> {
+    MessageStatus::parse(status).map(MessageStatus::rank)
 }
 
 /// Whether a status update moves a message whose current rank is `current`.

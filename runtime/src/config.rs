@@ -284,12 +284,12 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|source: toml::de::Error| ConfigError::Parse {
-            path: path.display().to_string(),
-            source,
-        })?;
+    let table: toml::Table =
+        text.parse()
+            .map_err(|source: toml::de::Error| ConfigError::Parse {
+                path: path.display().to_string(),
+                source,
+            })?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
         let env_key = format!("CRM_{}", k.to_ascii_uppercase());

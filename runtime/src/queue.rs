@@ -58,7 +58,9 @@ pub enum QueueError {
 struct TimedOut;
 
 /// Wraps an engine error with what we were doing.
-fn failed<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> QueueError {
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+) -> impl FnOnce(E) -> QueueError {
     move |e| QueueError::Backend {
         op,
         source: Box::new(e),
@@ -151,9 +153,7 @@ impl JobQueue {
                 // `_sqlx_migrations` table with anything else breaks both.
                 let mut m = SqliteStorage::migrations();
                 m.dangerous_set_table_name("_apalis_migrations");
-                m.run(&pool)
-                    .await
-                    .map_err(failed("migration"))?;
+                m.run(&pool).await.map_err(failed("migration"))?;
                 let cfg = apalis_sqlite::Config::default()
                     .queue(INGEST_QUEUE)
                     .lock_tasks(false)
@@ -211,11 +211,7 @@ impl JobQueue {
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(failed("encode"))?;
-                let mut conn = s
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(failed("push"))?;
+                let mut conn = s.pool().acquire().await.map_err(failed("push"))?;
                 apalis_sqlite::queries::push_tasks(&mut *conn, INGEST_QUEUE, &tasks)
                     .await
                     .map_err(failed("push"))
@@ -341,8 +337,7 @@ impl JobQueue {
                 .fetch_one(s.pool())
                 .await
                 .map_err(failed("depth"))?;
-                row.try_get("n")
-                    .map_err(failed("depth"))
+                row.try_get("n").map_err(failed("depth"))
             }
             QueueBackend::Redis(s) => {
                 // Jobs pushed with a run time wait in the scheduled set first.
@@ -382,8 +377,7 @@ return #ids
 
 async fn redis_ping(conn: &mut RedisConn) -> Result<(), QueueError> {
     let pong: Result<String, _> = redis::cmd("PING").query_async(conn).await;
-    pong.map(|_| ())
-        .map_err(failed("ping"))
+    pong.map(|_| ()).map_err(failed("ping"))
 }
 
 async fn redis_count(conn: &mut RedisConn, cmd: &str, key: &str) -> Result<i64, QueueError> {

@@ -30,7 +30,7 @@ use crm_domain::model::{
     Action, DomainEvent, EventKind, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
 };
 use crm_domain::plan::{Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan};
-use crm_domain::rules::status_rank;
+use crm_domain::rules::{MessageStatus, status_rank};
 use crm_domain::util::{new_id, now_ms};
 
 type AnyQuery = sqlx::query::Query<'static, Any, AnyArguments>;
@@ -523,9 +523,9 @@ async fn write_plan(
             let s = m.status.as_ref();
             q.bind(m.id.clone())
                 .bind(m.conversation_id.clone())
-                .bind(m.channel.clone())
+                .bind(m.channel.as_str())
                 .bind(m.external_id.clone())
-                .bind(m.direction.clone())
+                .bind(m.direction.as_str())
                 .bind(m.kind.clone())
                 .bind(m.body.clone())
                 .bind(m.payload.clone())
@@ -638,7 +638,7 @@ async fn apply_statuses(
         statuses,
         |s| 96 + s.payload.to_string().len(),
         |q, s| {
-            q.bind(s.channel.clone())
+            q.bind(s.channel.as_str())
                 .bind(s.external_id.clone())
                 .bind(s.status.clone())
                 .bind(s.occurred_at)
@@ -658,7 +658,7 @@ async fn apply_statuses(
              WHERE channel = $1 AND external_id = $2 AND status_rank < $4 \
              RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
         )
-        .bind(&st.channel)
+        .bind(st.channel.as_str())
         .bind(&st.external_id)
         .bind(&st.status)
         .bind(rank)
@@ -694,9 +694,7 @@ async fn apply_receipt(
     r: &ReceiptInput,
     now: i64,
 ) -> StoreResult<Vec<DomainEvent>> {
-    let Some(rank) = status_rank(&r.status) else {
-        return Ok(Vec::new());
-    };
+    let rank = r.status.rank();
     let payload = json!({"watermark": r.up_to}).to_string();
     // The WHERE clause also keeps SQLite from reading ON CONFLICT as a join.
     sqlx::query(
@@ -706,15 +704,15 @@ async fn apply_receipt(
          AND m.direction = 'outbound' AND m.sent_at <= $8 AND m.status_rank < $9 \
          ON CONFLICT (channel, external_id, status) DO NOTHING",
     )
-    .bind(&r.status)
+    .bind(r.status.as_str())
     .bind(r.occurred_at)
     .bind(payload)
     .bind(now)
-    .bind(&r.channel)
+    .bind(r.channel.as_str())
     .bind(&r.account_id)
     .bind(&r.contact_key)
     .bind(r.up_to)
-    .bind(status_rank("failed").unwrap_or(i64::MAX))
+    .bind(MessageStatus::Failed.rank())
     .execute(&mut *conn)
     .await?;
     let moved = sqlx::query(
@@ -723,10 +721,10 @@ async fn apply_receipt(
          AND direction = 'outbound' AND sent_at <= $7 AND status_rank < $2 \
          RETURNING id, conversation_id, (SELECT customer_id FROM conversations WHERE conversations.id = messages.conversation_id) AS customer_id",
     )
-    .bind(&r.status)
+    .bind(r.status.as_str())
     .bind(rank)
     .bind(r.occurred_at)
-    .bind(&r.channel)
+    .bind(r.channel.as_str())
     .bind(&r.account_id)
     .bind(&r.contact_key)
     .bind(r.up_to)

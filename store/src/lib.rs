@@ -82,6 +82,26 @@ pub(crate) fn id_of<I>(
     Ok(make(sqlx::Row::try_get::<String, _>(row, col)?))
 }
 
+/// A closed-set column read back as its type.
+pub(crate) fn closed_of<T>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<T> {
+    stored(&sqlx::Row::try_get::<String, _>(row, col)?, parse, col)
+}
+
+/// A nullable closed-set column read back as its type.
+pub(crate) fn opt_closed_of<T>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<Option<T>> {
+    sqlx::Row::try_get::<Option<String>, _>(row, col)?
+        .map(|text| stored(&text, parse, col))
+        .transpose()
+}
+
 /// A closed-set value read back from the database: text we never write is
 /// a broken invariant, not a value to guess at.
 pub(crate) fn stored<T>(text: &str, parse: fn(&str) -> Option<T>, what: &str) -> StoreResult<T> {
@@ -171,6 +191,19 @@ impl Store {
             Engine::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// A read-only transaction whose statements all see one snapshot
+    /// (SQLite's WAL gives that to any transaction; PostgreSQL needs
+    /// REPEATABLE READ, as READ COMMITTED snapshots each statement).
+    pub(crate) async fn read_snapshot(&self) -> StoreResult<Transaction<'static, Any>> {
+        let mut tx = self.reader.begin().await?;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     pub(crate) fn reader(&self) -> &AnyPool {

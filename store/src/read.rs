@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::migrate::DEFAULT_PIPELINE_ID;
-use super::{Store, StoreError, StoreResult, id_of};
+use super::{Store, StoreError, StoreResult, closed_of, id_of, opt_closed_of};
 use crm_domain::ids::{
     ConversationId, CustomerId, LeadId, MessageId, PipelineId, StageId, TimelineId,
 };
@@ -15,7 +15,9 @@ use crm_domain::model::{
     Attribution, ConversationView, CustomerDetail, CustomerSummary, LeadView, MessageView,
     PipelineView, PossibleDuplicate, StageRef, StageView, TimelineEntry,
 };
+use crm_domain::model::{Channel, Direction};
 use crm_domain::phone::{PhoneE164, phone_match_keys};
+use crm_domain::rules::MessageStatus;
 use crm_domain::search::{prefix_end, query_terms};
 
 #[derive(Debug, Clone, Default)]
@@ -176,15 +178,26 @@ impl Store {
         customer_row(&row)
     }
 
+    /// The customer, their leads and possible duplicates as of one moment:
+    /// read in one snapshot, so a lead and the duplicate flag it raised
+    /// (written together) are seen together.
     pub async fn customer_detail(&self, id: &CustomerId) -> StoreResult<CustomerDetail> {
-        let customer = self.customer(id).await?;
+        let mut tx = self.read_snapshot().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CUSTOMER_SELECT} WHERE c.id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let customer = customer_row(&row)?;
         let rows = sqlx::query(
             "SELECT id, source, external_id, received_at, name, phone, email, message, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
              campaign_id, campaign_name, adset_id, adset_name, ad_id, ad_name, form_id, page_id, ctwa_clid, fbclid, gclid, consent, answers \
              FROM leads WHERE customer_id = $1 ORDER BY received_at DESC, id DESC",
         )
         .bind(id.as_str())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *tx)
         .await?;
         let leads = rows
             .iter()
@@ -226,7 +239,7 @@ impl Store {
              FROM possible_duplicates WHERE customer_id = $1 OR other_customer_id = $1 ORDER BY created_at",
         )
         .bind(id.as_str())
-        .fetch_all(self.reader())
+        .fetch_all(&mut *tx)
         .await?;
         let possible_duplicates = rows
             .iter()
@@ -239,6 +252,7 @@ impl Store {
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await?;
         Ok(CustomerDetail {
             customer,
             leads,
@@ -288,7 +302,7 @@ impl Store {
                 Ok(ConversationView {
                     id: id_of(r, "id", ConversationId::new)?,
                     customer_id: id_of(r, "customer_id", CustomerId::new)?,
-                    channel: r.try_get("channel")?,
+                    channel: closed_of(r, "channel", Channel::parse)?,
                     account_id: r.try_get("account_id")?,
                     contact_key: r.try_get("contact_key")?,
                     created_at: r.try_get("created_at")?,
@@ -345,13 +359,13 @@ impl Store {
                 Ok(MessageView {
                     id: id_of(r, "id", MessageId::new)?,
                     conversation_id: id_of(r, "conversation_id", ConversationId::new)?,
-                    channel: r.try_get("channel")?,
+                    channel: closed_of(r, "channel", Channel::parse)?,
                     external_id: r.try_get("external_id")?,
-                    direction: r.try_get("direction")?,
+                    direction: closed_of(r, "direction", Direction::parse)?,
                     kind: r.try_get("kind")?,
                     body: r.try_get("body")?,
                     payload: json_text(r, "payload")?,
-                    status: r.try_get("status")?,
+                    status: opt_closed_of(r, "status", MessageStatus::parse)?,
                     status_at: r.try_get("status_at")?,
                     error_code: r.try_get("error_code")?,
                     sent_at: r.try_get("sent_at")?,

@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crm_domain::model::{Action, Attribution, ContactInput, LeadInput, MessageInput, StatusInput};
+use crm_domain::model::{
+    Action, Attribution, Channel, ContactInput, Direction, LeadInput, MessageInput, StatusInput,
+};
 use crm_domain::phone::normalize_phone;
 use crm_store::Store;
 use serde_json::json;
@@ -84,7 +86,7 @@ fn action(r: &mut Rng) -> Action {
     match r.below(4) {
         0 => Action::Lead(lead(r, "web_form")),
         1 => Action::Status(StatusInput {
-            channel: "whatsapp".into(),
+            channel: Channel::WhatsApp,
             external_id: wamid,
             status: STATUSES[r.below(STATUSES.len() as u64) as usize].into(),
             occurred_at: 2000 + r.below(100) as i64,
@@ -99,11 +101,11 @@ fn action(r: &mut Rng) -> Action {
                 .map(|p| p.digits().to_string())
                 .unwrap_or_default();
             Action::Message(MessageInput {
-                channel: "whatsapp".into(),
+                channel: Channel::WhatsApp,
                 account_id: "418".into(),
                 contact_key: digits.clone(),
                 external_id: wamid,
-                direction: "inbound".into(),
+                direction: Direction::Inbound,
                 kind: "text".into(),
                 body: Some("merhaba".into()),
                 payload: json!({"n": r.below(5)}),

@@ -6,8 +6,11 @@ use crm_domain::auth::TokenScope;
 use crm_domain::ids::{CustomerId, EventId, StageId};
 use crm_domain::inbound::{EventSource, InboundStatus, Processed};
 use crm_domain::model::EventKind;
-use crm_domain::model::{Action, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput};
+use crm_domain::model::{
+    Action, Channel, ContactInput, Direction, LeadInput, MessageInput, ReceiptInput, StatusInput,
+};
 use crm_domain::phone::normalize_phone;
+use crm_domain::rules::MessageStatus;
 use crm_store::{CustomerFilter, NewInboundEvent, Store};
 use serde_json::json;
 
@@ -317,11 +320,11 @@ async fn concurrent_leads_for_one_number_make_one_customer(s: Store) {
 
 fn wa_message(wamid: &str, direction: &str) -> MessageInput {
     MessageInput {
-        channel: "whatsapp".into(),
+        channel: Channel::WhatsApp,
         account_id: "418273645501234".into(),
         contact_key: "905321234567".into(),
         external_id: wamid.into(),
-        direction: direction.into(),
+        direction: Direction::parse(direction).unwrap(),
         kind: "text".into(),
         body: Some("hi".into()),
         payload: json!({}),
@@ -337,7 +340,7 @@ fn wa_message(wamid: &str, direction: &str) -> MessageInput {
 
 fn status(wamid: &str, st: &str) -> StatusInput {
     StatusInput {
-        channel: "whatsapp".into(),
+        channel: Channel::WhatsApp,
         external_id: wamid.into(),
         status: st.into(),
         occurred_at: 6000,
@@ -378,21 +381,20 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
             .find(|m| m.external_id == "wamid.OUT")
             .unwrap()
             .status
-            .clone()
     };
     let msgs = s.messages(&convs[0].id, 10).await.unwrap();
     assert_eq!(msgs.len(), 2);
-    assert_eq!(out(&msgs).as_deref(), Some("delivered"));
+    assert_eq!(out(&msgs).map(MessageStatus::as_str), Some("delivered"));
     s.apply_status(&status("wamid.OUT", "sent")).await.unwrap();
     assert_eq!(
-        out(&s.messages(&convs[0].id, 10).await.unwrap()).as_deref(),
+        out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("delivered"),
         "never backwards"
     );
     s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
     s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
     assert_eq!(
-        out(&s.messages(&convs[0].id, 10).await.unwrap()).as_deref(),
+        out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("read")
     );
     s.apply_status(&status("wamid.OUT", "failed"))
@@ -402,7 +404,7 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
         .await
         .unwrap();
     assert_eq!(
-        out(&s.messages(&convs[0].id, 10).await.unwrap()).as_deref(),
+        out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("failed"),
         "failed is terminal"
     );
@@ -423,11 +425,11 @@ async fn first_customer_id(s: &Store) -> CustomerId {
 
 fn messenger(mid: &str, direction: &str, sent_at: i64) -> MessageInput {
     MessageInput {
-        channel: "messenger".into(),
+        channel: Channel::Messenger,
         account_id: "104938271650432".into(),
         contact_key: "7281900001".into(),
         external_id: mid.into(),
-        direction: direction.into(),
+        direction: Direction::parse(direction).unwrap(),
         kind: "text".into(),
         body: Some("hi".into()),
         payload: json!({}),
@@ -450,7 +452,7 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
         s.apply_message(&messenger(mid, dir, at)).await.unwrap();
     }
     s.apply_status(&StatusInput {
-        channel: "messenger".into(),
+        channel: Channel::Messenger,
         external_id: "m_out2".into(),
         status: "failed".into(),
         occurred_at: 2_100,
@@ -461,10 +463,10 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
     .unwrap();
     let receipt = |status: &str, up_to: i64| {
         Action::Receipt(ReceiptInput {
-            channel: "messenger".into(),
+            channel: Channel::Messenger,
             account_id: "104938271650432".into(),
             contact_key: "7281900001".into(),
-            status: status.into(),
+            status: MessageStatus::parse(status).unwrap(),
             up_to,
             occurred_at: up_to + 5,
         })
@@ -490,7 +492,7 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
         .await
         .unwrap()
         .into_iter()
-        .map(|m| (m.external_id, m.status))
+        .map(|m| (m.external_id, m.status.map(|s| s.as_str().to_string())))
         .collect();
     states.sort();
     assert_eq!(

@@ -1,12 +1,14 @@
 //! Wire items (connectors) → store inputs (core). Pure functions.
 
 use crm_connectors::graph::Lead;
-use crm_connectors::meta::{SocialMessage, SocialReceipt, WaMessage, WaStatus};
+use crm_connectors::meta::{SocialChannel, SocialMessage, SocialReceipt, WaMessage, WaStatus};
 use crm_domain::email::normalize_email;
 use crm_domain::model::{
-    Action, Attribution, ContactInput, LeadInput, MessageInput, ReceiptInput, StatusInput,
+    Action, Attribution, Channel, ContactInput, Direction, LeadInput, MessageInput, ReceiptInput,
+    StatusInput,
 };
 use crm_domain::phone::{canonical_whatsapp_phone, normalize_phone};
+use crm_domain::rules::MessageStatus;
 use serde_json::{Map, Value, json};
 
 pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> MessageInput {
@@ -37,7 +39,7 @@ pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> Me
         answers: json!({"headline": r.headline, "source_url": r.source_url, "source_id": r.source_id, "source_type": r.source_type}),
     });
     MessageInput {
-        channel: "whatsapp".into(),
+        channel: Channel::WhatsApp,
         account_id: m.phone_number_id.clone(),
         contact_key: m
             .wa_id
@@ -45,7 +47,7 @@ pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> Me
             .or_else(|| m.user_id.clone())
             .unwrap_or_default(),
         external_id: m.wamid.clone(),
-        direction: "inbound".into(),
+        direction: Direction::Inbound,
         kind: m.kind.clone(),
         body: m.text.clone(),
         payload: m.raw.clone(),
@@ -57,7 +59,7 @@ pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> Me
 
 pub fn status_from_whatsapp(s: &WaStatus) -> StatusInput {
     StatusInput {
-        channel: "whatsapp".into(),
+        channel: Channel::WhatsApp,
         external_id: s.wamid.clone(),
         status: s.status.as_str().to_string(),
         occurred_at: s.timestamp.saturating_mul(1000),
@@ -66,8 +68,15 @@ pub fn status_from_whatsapp(s: &WaStatus) -> StatusInput {
     }
 }
 
+fn social_channel(c: SocialChannel) -> Channel {
+    match c {
+        SocialChannel::Messenger => Channel::Messenger,
+        SocialChannel::Instagram => Channel::Instagram,
+    }
+}
+
 pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
-    let channel = m.channel.as_str().to_string();
+    let channel = social_channel(m.channel);
     let contact = ContactInput {
         name: None,
         phone: None,
@@ -84,7 +93,7 @@ pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
         message: m.text.clone(),
         attribution: Attribution {
             ad_id: Some(ad.clone()),
-            page_id: (channel == "messenger").then(|| m.account_id.clone()),
+            page_id: (channel == Channel::Messenger).then(|| m.account_id.clone()),
             ..Default::default()
         },
         consent: None,
@@ -100,11 +109,15 @@ pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
         })
     });
     MessageInput {
-        channel: channel.clone(),
+        channel,
         account_id: m.account_id.clone(),
         contact_key: m.customer_id.clone(),
         external_id: m.mid.clone(),
-        direction: if m.is_echo { "outbound" } else { "inbound" }.into(),
+        direction: if m.is_echo {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         kind: m.kind.clone(),
         body,
         payload: m.raw.clone(),
@@ -120,19 +133,19 @@ pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
 /// watermark.
 pub fn actions_from_receipt(r: &SocialReceipt) -> Vec<Action> {
     let status = if r.kind == "read" {
-        "read"
+        MessageStatus::Read
     } else {
-        "delivered"
+        MessageStatus::Delivered
     };
     if r.mids.is_empty() {
         return r
             .watermark_ms
             .map(|up_to| {
                 Action::Receipt(ReceiptInput {
-                    channel: r.channel.as_str().to_string(),
+                    channel: social_channel(r.channel),
                     account_id: r.account_id.clone(),
                     contact_key: r.customer_id.clone(),
-                    status: status.to_string(),
+                    status,
                     up_to,
                     occurred_at: r.timestamp_ms,
                 })
@@ -144,9 +157,9 @@ pub fn actions_from_receipt(r: &SocialReceipt) -> Vec<Action> {
         .iter()
         .map(|mid| {
             Action::Status(StatusInput {
-                channel: r.channel.as_str().to_string(),
+                channel: social_channel(r.channel),
                 external_id: mid.clone(),
-                status: status.to_string(),
+                status: status.as_str().to_string(),
                 occurred_at: r.timestamp_ms,
                 error_code: None,
                 payload: json!({"watermark": r.watermark_ms, "kind": r.kind}),
@@ -250,10 +263,10 @@ mod tests {
         assert_eq!(
             a,
             vec![Action::Receipt(ReceiptInput {
-                channel: "messenger".into(),
+                channel: Channel::Messenger,
                 account_id: "page".into(),
                 contact_key: "psid".into(),
-                status: "read".into(),
+                status: MessageStatus::Read,
                 up_to: 1_000,
                 occurred_at: 42,
             })]
