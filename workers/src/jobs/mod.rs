@@ -1,0 +1,3 @@
+//! Every job the workers run, one file each.
+
+pub mod ingest;
