@@ -10,18 +10,44 @@ use crm_connectors::meta::{InboundItem, parse_webhook};
 use crm_domain::intake::IntakeLead;
 use crm_domain::model::{Action, DomainEvent};
 use crm_domain::util::error_chain;
+use crm_runtime::queue::{INGEST_QUEUE, IngestJob};
 use crm_store::{InboundEventRow, StoreError};
 
-use crate::WorkerCtx;
 use crate::map::{
     actions_from_receipt, lead_from_graph, message_from_social, message_from_whatsapp,
     status_from_whatsapp,
 };
+use crate::{Job, JobError, WorkerCtx};
+
+pub struct Ingest;
+
+impl Job for Ingest {
+    const NAME: &'static str = "ingest";
+    /// `crm.ingest`: jobs queued by an older build are still run.
+    const QUEUE: &'static str = INGEST_QUEUE;
+    type Payload = IngestJob;
+
+    /// Business failures are recorded on each event (with backoff) by
+    /// `process_event`; only an unreachable database is an error, and the
+    /// events it left pending are pushed again by the sweeper.
+    async fn run(ctx: &WorkerCtx, job: IngestJob) -> Result<(), JobError> {
+        process_events(ctx, &job.event_ids).await?;
+        Ok(())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<ProcessError> for JobError {
+    fn from(e: ProcessError) -> Self {
+        match e {
+            ProcessError::Store(e) => JobError::Store(e),
+        }
+    }
 }
 
 /// Why a Lead Ads form could not be reconciled; recorded on its event.
