@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use crm_api::{AppState, IntakeWriter, Services};
 use crm_connectors::graph::{GraphClient, GraphConfig};
-use crm_domain::util::mask_url;
+use crm_domain::util::{error_chain, mask_url};
 use crm_runtime::Config;
 use crm_runtime::bus::EventBus;
 use crm_runtime::metrics::Metrics;
@@ -191,7 +191,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config: config.clone(),
         metrics: metrics.clone(),
     });
-    let workers = tokio::spawn(crm_workers::run_ingest_workers(
+    let workers = tokio::spawn(crm_workers::run_workers(
         worker_ctx,
         queue.clone(),
         config.worker_concurrency,
@@ -203,7 +203,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = serve_http(state, shutdown.clone()).await;
     // HTTP has drained; let workers finish or hand back in-flight jobs.
     match workers.await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "workers stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %error_chain(&e), "workers stopped with an error"),
         Err(e) => tracing::warn!(error = %e, "workers task failed"),
         Ok(Ok(())) => {}
     }
@@ -238,9 +238,9 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
         metrics: Arc::new(Metrics::default()),
     });
     eprintln!("crm worker running (queue {:?})", queue);
-    crm_workers::run_ingest_workers(ctx, queue, config.worker_concurrency, wait_for(shutdown))
+    crm_workers::run_workers(ctx, queue, config.worker_concurrency, wait_for(shutdown))
         .await
-        .map_err(|e| anyhow::anyhow!("workers: {e}"))?;
+        .context("workers")?;
     store.close().await;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Wiring the ingest handler into apalis workers for either queue backend.
+//! Wiring jobs into apalis workers for either queue backend: one worker per
+//! registered job, on that job's queue, under one monitor.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,33 +9,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis::prelude::{
-    BackendExt, BoxDynError, Data, Monitor, PollSnapshot, PollStrategy, WorkerBuilder,
+    BackendExt, Data, Monitor, MonitorError, PollSnapshot, PollStrategy, WorkerBuilder,
     WorkerBuilderExt,
 };
-use crm_runtime::queue::{IngestJob, JobQueue, QueueBackend};
+use crm_domain::util::error_chain;
+use crm_runtime::queue::JobQueue;
 use tokio::sync::Notify;
 use tokio::sync::futures::OwnedNotified;
 
-use crate::{WorkerCtx, process_events};
-
-/// The apalis handler: always succeeds unless the database itself is
-/// unreachable. Business failures are recorded on each event (with backoff)
-/// by `process_event`, so apalis never runs its own hot retry loop.
-async fn handle_ingest(
-    job: IngestJob,
-    ctx: Data<Arc<WorkerCtx>>,
-    handled: Data<Arc<AtomicU64>>,
-) -> Result<(), BoxDynError> {
-    handled.fetch_add(1, Ordering::Relaxed);
-    match process_events(&ctx, &job.event_ids).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            // Unrecorded events stay pending; the sweeper pushes them again.
-            tracing::error!(events = job.event_ids.len(), error = %e, "ingest job could not record its outcome");
-            Err(Box::new(e))
-        }
-    }
-}
+use crate::queue::{Engine, NamedQueue};
+use crate::{Job, JobError, WorkerCtx};
 
 /// When the worker looks for jobs: at once when this process pushed one
 /// (`crm serve`), otherwise on a timer that starts at `fast` and stretches
@@ -114,93 +98,207 @@ impl PollStrategy for PollEvery {
 /// `unpack` limit.
 const PROMOTE_CHUNK: usize = 1000;
 
-fn worker_name(n: usize) -> String {
+/// Poll bounds of `PollEvery`: at once after a local push, at most this slow
+/// for another process's.
+const POLL_FAST: Duration = Duration::from_millis(5);
+const POLL_SLOW: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Two workers on one queue would each decode the other's payloads.
+    #[error("jobs {first} and {second} both registered on queue {queue}")]
+    SharedQueue {
+        queue: &'static str,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("job workers stopped with an error")]
+    Monitor(#[source] MonitorError),
+}
+
+fn worker_name(job: &str, n: usize) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     // Unique per process and start: apalis refuses a name seen alive recently.
     format!(
-        "ingest-{host}-{}-{}-{n}",
+        "{job}-{host}-{}-{}-{n}",
         std::process::id(),
         crm_domain::util::new_id()
     )
 }
 
-/// Runs ingest workers until `shutdown` resolves, then lets in-flight jobs
-/// finish (up to 30 s); unfinished ones stay pending and are picked up again.
-pub async fn run_ingest_workers<F>(
+/// The apalis handler of every job: counts the run (for vacuuming) and hands
+/// the payload to the job.
+async fn handle<J: Job>(
+    payload: J::Payload,
+    ctx: Data<Arc<WorkerCtx>>,
+    handled: Data<Arc<AtomicU64>>,
+) -> Result<(), JobError> {
+    handled.fetch_add(1, Ordering::Relaxed);
+    J::run(&ctx, payload).await.inspect_err(|e| {
+        tracing::error!(job = J::NAME, error = %error_chain(e), "job could not record its outcome");
+    })
+}
+
+/// A registered job's queue and how many of its jobs this process has run.
+struct Lane {
+    job: &'static str,
+    queue: NamedQueue,
+    handled: Arc<AtomicU64>,
+}
+
+/// The workers of one process: `register::<J>()` once per job (see
+/// `jobs::register`), then `run`.
+pub struct Workers {
+    ctx: Arc<WorkerCtx>,
+    queue: JobQueue,
+    concurrency: usize,
+    monitor: Monitor,
+    lanes: Vec<Lane>,
+}
+
+impl Workers {
+    /// `concurrency` bounds the jobs in flight per registered job.
+    pub fn new(ctx: Arc<WorkerCtx>, queue: JobQueue, concurrency: usize) -> Self {
+        let monitor = Monitor::new()
+            .shutdown_timeout(Duration::from_secs(30))
+            // A worker whose backend failed (a lost connection) comes back;
+            // the database still knows what its jobs left undone.
+            .should_restart(|_, _| true);
+        Self {
+            ctx,
+            queue,
+            concurrency,
+            monitor,
+            lanes: Vec::new(),
+        }
+    }
+
+    /// Adds one apalis worker for `J` on `J::QUEUE`. One worker per job and
+    /// process: extra workers on one queue only multiply apalis' fetch and
+    /// ack writes on the contended SQLite lock, and on Redis one worker
+    /// group-commits bigger batches.
+    pub fn register<J: Job>(mut self) -> Self {
+        let queue = NamedQueue::new(&self.queue, J::QUEUE);
+        let handled = Arc::new(AtomicU64::new(0));
+        let strategy = PollEvery::new(POLL_FAST, POLL_SLOW, queue.pushed());
+        let (ctx, count, concurrency) = (self.ctx.clone(), handled.clone(), self.concurrency);
+        self.monitor = match queue.engine() {
+            Engine::Sqlite { pool, config } => {
+                let backend =
+                    NamedQueue::sqlite::<J::Payload>(pool, config).poll_with_strategy(strategy);
+                self.monitor.register(move |n| {
+                    WorkerBuilder::new(worker_name(J::NAME, n))
+                        .backend(backend.clone())
+                        .concurrency(concurrency)
+                        .data(ctx.clone())
+                        .data(count.clone())
+                        .build(handle::<J>)
+                })
+            }
+            Engine::Redis { conn, config } => {
+                let backend =
+                    NamedQueue::redis::<J::Payload>(conn, config).poll_with_strategy(strategy);
+                self.monitor.register(move |n| {
+                    WorkerBuilder::new(worker_name(J::NAME, n))
+                        .backend(backend.clone())
+                        .concurrency(concurrency)
+                        .data(ctx.clone())
+                        .data(count.clone())
+                        .build(handle::<J>)
+                })
+            }
+        };
+        self.lanes.push(Lane {
+            job: J::NAME,
+            queue,
+            handled,
+        });
+        self
+    }
+
+    /// Runs the registered workers until `shutdown` resolves, then lets
+    /// in-flight jobs finish (up to 30 s); unfinished ones are picked up
+    /// again (they are still undone in the database).
+    pub async fn run<F>(self, shutdown: F) -> Result<(), RunError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(other) = self.lanes[..i]
+                .iter()
+                .find(|o| o.queue.name() == lane.queue.name())
+            {
+                return Err(RunError::SharedQueue {
+                    queue: lane.queue.name(),
+                    first: other.job,
+                    second: lane.job,
+                });
+            }
+        }
+        // Keep apalis-redis' scheduled sets small (see
+        // `NamedQueue::promote_due`): drain a backlog before the workers
+        // fetch, then keep up with arrivals.
+        for lane in &self.lanes {
+            while lane.queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
+        }
+        let upkeep = tokio::spawn(upkeep(self.lanes));
+        let signal = async move {
+            shutdown.await;
+            Ok(())
+        };
+        let stopped = self.monitor.run_with_signal(signal).await;
+        upkeep.abort();
+        stopped.map_err(RunError::Monitor)
+    }
+}
+
+/// Promotes due jobs and vacuums finished ones, for every registered queue.
+/// A queue is vacuumed only after some of its jobs ran, so an idle process
+/// does not write every 50 ms.
+async fn upkeep(lanes: Vec<Lane>) {
+    let start = tokio::time::Instant::now();
+    let mut vacuumed: Vec<(tokio::time::Instant, u64)> = lanes.iter().map(|_| (start, 0)).collect();
+    loop {
+        let mut backlog = false;
+        for lane in &lanes {
+            match lane.queue.promote_due(PROMOTE_CHUNK).await {
+                Ok(n) if n == PROMOTE_CHUNK => backlog = true,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(queue = lane.queue.name(), error = %error_chain(&e), "promoting due jobs failed")
+                }
+            }
+        }
+        if backlog {
+            continue;
+        }
+        for (lane, (at, ran_then)) in lanes.iter().zip(vacuumed.iter_mut()) {
+            let ran = lane.handled.load(Ordering::Relaxed);
+            if at.elapsed() >= lane.queue.vacuum_every() && ran != *ran_then {
+                *at = tokio::time::Instant::now();
+                match lane.queue.vacuum_done().await {
+                    Ok(_) => *ran_then = ran,
+                    Err(e) => {
+                        tracing::warn!(queue = lane.queue.name(), error = %error_chain(&e), "vacuuming finished jobs failed")
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs every job registered in `jobs::register` until `shutdown` resolves.
+pub async fn run_workers<F>(
     ctx: Arc<WorkerCtx>,
     queue: JobQueue,
     concurrency: usize,
     shutdown: F,
-) -> Result<(), BoxDynError>
+) -> Result<(), RunError>
 where
-    F: std::future::Future<Output = ()> + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
-    let (fast, slow) = (Duration::from_millis(5), Duration::from_millis(100));
-    // Keep apalis-redis' scheduled set small (see `JobQueue::promote_due`):
-    // drain a backlog before the workers fetch, then keep up with arrivals.
-    while queue.promote_due(PROMOTE_CHUNK).await.unwrap_or(0) == PROMOTE_CHUNK {}
-    let q = queue.clone();
-    // Jobs this process has run: finished ones are vacuumed only after some
-    // ran, so an idle process does not write every 50 ms.
-    let handled = Arc::new(AtomicU64::new(0));
-    let seen = handled.clone();
-    tokio::spawn(async move {
-        let mut vacuumed = tokio::time::Instant::now();
-        let mut vacuumed_at = 0;
-        loop {
-            match q.promote_due(PROMOTE_CHUNK).await {
-                Ok(n) if n == PROMOTE_CHUNK => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "promoting due jobs failed"),
-            }
-            let ran = seen.load(Ordering::Relaxed);
-            if vacuumed.elapsed() >= q.vacuum_every() && ran != vacuumed_at {
-                vacuumed = tokio::time::Instant::now();
-                match q.vacuum_done().await {
-                    Ok(_) => vacuumed_at = ran,
-                    Err(e) => tracing::warn!(error = %e, "vacuuming finished jobs failed"),
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
-    let signal = async move {
-        shutdown.await;
-        Ok(())
-    };
-    let monitor = Monitor::new()
-        .shutdown_timeout(Duration::from_secs(30))
-        // A worker whose backend failed (a lost connection) comes back; its
-        // unfinished events are still pending and get swept anyway.
-        .should_restart(|_, _| true);
-    // One apalis worker per process: extra workers ("lanes") were measured and
-    // only multiplied apalis' fetch/ack writes on the contended SQLite lock,
-    // and on Redis one worker group-commits bigger batches.
-    let strategy = PollEvery::new(fast, slow, queue.pushed());
-    let monitor = match queue.backend().clone() {
-        QueueBackend::Sqlite(storage) => {
-            let backend = storage.poll_with_strategy(strategy);
-            monitor.register(move |n| {
-                WorkerBuilder::new(worker_name(n))
-                    .backend(backend.clone())
-                    .concurrency(concurrency)
-                    .data(ctx.clone())
-                    .data(handled.clone())
-                    .build(handle_ingest)
-            })
-        }
-        QueueBackend::Redis(storage) => {
-            let backend = storage.poll_with_strategy(strategy);
-            monitor.register(move |n| {
-                WorkerBuilder::new(worker_name(n))
-                    .backend(backend.clone())
-                    .concurrency(concurrency)
-                    .data(ctx.clone())
-                    .data(handled.clone())
-                    .build(handle_ingest)
-            })
-        }
-    };
-    monitor.run_with_signal(signal).await?;
-    Ok(())
+    crate::jobs::register(Workers::new(ctx, queue, concurrency))
+        .run(shutdown)
+        .await
 }
