@@ -199,7 +199,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let scheduler = Scheduler::new(store.clone(), queue.clone(), config.clone());
     let sched = tokio::spawn(scheduler.run(wait_for(shutdown.clone())));
-    let state = api_state(store.clone(), queue, bus, config, metrics);
+    let state = api_state(store.clone(), queue, bus.clone(), config, metrics);
     let http = serve_http(state, shutdown.clone()).await;
     // HTTP has drained; let workers finish or hand back in-flight jobs.
     match workers.await {
@@ -208,8 +208,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     let _ = sched.await;
+    flush_bus(&bus).await;
     store.close().await;
     http
+}
+
+/// Events of the last moments still waiting for the broker go out before
+/// the process does (bounded: a broker that is away is not waited for).
+async fn flush_bus(bus: &EventBus) {
+    let left = bus.flush(Duration::from_secs(5)).await;
+    if left > 0 {
+        tracing::warn!(
+            events = left,
+            "event bus unreachable at shutdown; live events lost"
+        );
+    }
 }
 
 pub async fn api(config: Config) -> anyhow::Result<()> {
@@ -218,8 +231,9 @@ pub async fn api(config: Config) -> anyhow::Result<()> {
     let bus = open_bus(&config, true).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal();
-    let state = api_state(store.clone(), queue, bus, config, metrics);
+    let state = api_state(store.clone(), queue, bus.clone(), config, metrics);
     let res = serve_http(state, shutdown).await;
+    flush_bus(&bus).await;
     store.close().await;
     res
 }
@@ -232,7 +246,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     let ctx = Arc::new(WorkerCtx {
         store: store.clone(),
         applier: crm_workers::EventApplier::spawn(store.clone()),
-        bus,
+        bus: bus.clone(),
         graph: graph_client(&config)?,
         config: config.clone(),
         metrics: Arc::new(Metrics::default()),
@@ -241,6 +255,7 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     crm_workers::run_workers(ctx, queue, config.worker_concurrency, wait_for(shutdown))
         .await
         .context("workers")?;
+    flush_bus(&bus).await;
     store.close().await;
     Ok(())
 }

@@ -67,6 +67,10 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             .into_iter()
             .map(|(source, status, n)| (source.as_str().into(), status.as_str().into(), n))
             .collect(),
+        bus: st
+            .bus
+            .is_broker()
+            .then(|| (st.bus.buffered() as u64, st.bus.dropped_events())),
     };
     match st.metrics.render(&scrape) {
         Ok(text) => ([(header::CONTENT_TYPE, prom::CONTENT_TYPE)], text).into_response(),

@@ -328,11 +328,30 @@ impl EventBus {
         }
     }
 
+    /// Whether events go through a broker (RabbitMQ), not only this process.
+    pub fn is_broker(&self) -> bool {
+        self.amqp.is_some()
+    }
+
     /// Events waiting for the broker.
     pub fn buffered(&self) -> usize {
         self.amqp
             .as_ref()
             .map_or(0, |a| a.shared.outbox().queue.len())
+    }
+
+    /// Waits (at most `within`) until every buffered event is confirmed by
+    /// the broker; at shutdown, so events of the last moments are not lost
+    /// with the process. Returns how many are still waiting.
+    pub async fn flush(&self, within: std::time::Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = self.buffered();
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Events dropped so far because the buffer was full (or the broker

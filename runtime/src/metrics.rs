@@ -338,6 +338,9 @@ pub struct Scrape {
     pub queue_depth: Option<i64>,
     /// `(source, status, events)` rows of the inbound event table.
     pub inbound_events: Vec<(String, String, i64)>,
+    /// Live events waiting for the broker (RabbitMQ), and dropped so far
+    /// because that buffer was full; `None` on the in-process bus.
+    pub bus: Option<(u64, u64)>,
 }
 
 impl Scrape {
@@ -353,6 +356,22 @@ impl Scrape {
             events
                 .get_or_create(&[("source", source.clone()), ("status", status.clone())])
                 .set(*n);
+        }
+        if let Some((buffered, dropped)) = self.bus {
+            let g: Gauge = Gauge::default();
+            g.set(i64::try_from(buffered).unwrap_or(i64::MAX));
+            r.register(
+                "crm_bus_buffered_events",
+                "Live events waiting for the event bus broker",
+                g,
+            );
+            let g: Gauge = Gauge::default();
+            g.set(i64::try_from(dropped).unwrap_or(i64::MAX));
+            r.register(
+                "crm_bus_dropped_events",
+                "Live events dropped since start because the bus buffer was full",
+                g,
+            );
         }
         // An empty family writes nothing, not even its HELP line.
         r.register(
@@ -603,6 +622,7 @@ mod tests {
             .render(&Scrape {
                 queue_depth: Some(0),
                 inbound_events: vec![("meta".into(), "pending".into(), 3)],
+                bus: Some((2, 7)),
             })
             .unwrap();
         let mut typed: Vec<(String, String)> = Vec::new();
@@ -651,6 +671,8 @@ mod tests {
         assert!(text.contains("crm_unlisted_total{outcome=\"x\"} 1"));
         assert!(text.contains("crm_unlisted_seconds_bucket{le=\"0.01\"} 1"));
         assert!(text.contains("crm_inbound_events{source=\"meta\",status=\"pending\"} 3"));
+        assert!(text.contains("crm_bus_buffered_events 2"));
+        assert!(text.contains("crm_bus_dropped_events 7"));
         assert!(text.contains(
             "crm_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/customers/{id}\",status=\"200\",le=\"0.005\"} 1"
         ));
