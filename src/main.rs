@@ -1,9 +1,7 @@
 //! `crm`: one binary for every role. This file is the CLI and the wiring; the
 //! work lives in the library crates.
 
-mod bench;
 mod roles;
-mod simulate;
 
 use std::io::Read;
 
@@ -14,6 +12,7 @@ use crm_domain::email::normalize_email;
 use crm_runtime::Config;
 use crm_runtime::config::LogFormat;
 use crm_store::StoreError;
+use crm_tools::{bench, simulate};
 
 #[derive(Parser)]
 #[command(
@@ -274,8 +273,14 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Simulate(args) => simulate::run(args, &config).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Simulate(args) => {
+            let secret = config.meta_app_secret.as_ref().map(|s| s.expose());
+            simulate::run(args, secret).await
+        }
+        Command::Bench(args) => {
+            let exe = std::env::current_exe().context("locating the crm binary to bench")?;
+            bench::run(args, &exe).await
+        }
         Command::BenchBaseline(args) => bench::serve_baseline(args, &config.bind).await,
     }
 }

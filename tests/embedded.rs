@@ -27,7 +27,7 @@ async fn start() -> (Crm, Api) {
     let dir = temp_dir("embedded");
     let env = embedded_env(&dir);
     let token = Crm::token(&env);
-    let crm = Crm::start("serve", &env);
+    let crm = Crm::start("serve", &env).owning(dir);
     let api = Api::new(&crm.base, &token);
     (crm, api)
 }

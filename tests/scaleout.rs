@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Api, Crm, flood, service_up, wa_body, wait_counts};
+use common::{Api, Crm, PgDatabase, TempDir, flood, service_up, wa_body, wait_counts};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -16,8 +16,9 @@ fn url(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_string())
 }
 
-/// A fresh PostgreSQL database and Redis db index for this run.
-async fn fresh_env() -> Option<HashMap<String, String>> {
+/// A fresh PostgreSQL database and Redis db index for this run, and the
+/// database and data folder to remove when the test ends.
+async fn fresh_env() -> Option<(HashMap<String, String>, PgDatabase, TempDir)> {
     let pg = url("CRM_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test");
     let redis = url("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379");
     let amqp = url("CRM_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
@@ -27,42 +28,26 @@ async fn fresh_env() -> Option<HashMap<String, String>> {
     {
         return None;
     }
-    use sqlx::Connection;
-    let name = format!("crm_scaleout_{}_{}", std::process::id(), crm_suffix());
-    let mut conn = sqlx::PgConnection::connect(&pg)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let db_url = match pg.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("bad pg url"),
-    };
+    let db = PgDatabase::create(&pg, "crm_scaleout").await;
     // A Redis database of its own, emptied: parallel runs must not share jobs.
     let index = 1 + (std::process::id() % 14);
     let redis_url = format!("{}/{index}", redis.trim_end_matches('/'));
     let client = redis::Client::open(redis_url.as_str()).unwrap();
     let mut rc = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("FLUSHDB").query_async(&mut rc).await.unwrap();
-    let mut env = common::embedded_env(&common::temp_dir("scaleout"));
-    env.insert("CRM_DATABASE_URL".into(), db_url);
+    let dir = common::temp_dir("scaleout");
+    let mut env = common::embedded_env(&dir);
+    env.insert("CRM_DATABASE_URL".into(), db.url.clone());
     env.insert("CRM_QUEUE_URL".into(), redis_url);
     env.insert("CRM_BUS_URL".into(), amqp);
-    Some(env)
-}
-
-fn crm_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64 % 1_000_000_000)
-        .unwrap_or(0)
+    Some((env, db, dir))
 }
 
 #[tokio::test]
 async fn two_apis_two_workers_on_postgres_redis_rabbitmq() {
-    let Some(env) = fresh_env().await else { return };
+    let Some((env, _db, _dir)) = fresh_env().await else {
+        return;
+    };
     let db = env["CRM_DATABASE_URL"].clone();
     let (code, _, err) = Crm::cli(&env, &["migrate"], None);
     assert_eq!(code, 0, "{err}");

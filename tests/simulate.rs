@@ -4,12 +4,13 @@
 
 mod common;
 
-use common::{Api, Crm, embedded_env, free_port, temp_dir};
+use common::{Api, Crm, embedded_env, temp_dir};
+use crm_tools::process::free_port;
 use serde_json::Value;
 
 #[tokio::test]
 async fn simulator_drives_every_channel_through_the_spine() {
-    let graph_port = free_port();
+    let graph_port = free_port().unwrap();
     let dir = temp_dir("simulate");
     let mut env = embedded_env(&dir);
     env.insert(

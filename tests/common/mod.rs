@@ -1,12 +1,14 @@
-//! Black-box harness: starts real `crm` processes on free ports with their own
-//! data folders, and speaks HTTP to them.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Black-box harness: real `crm` processes (started through crm-tools'
+//! process module, as the bench starts them) on free ports with their own
+//! data folders, spoken to over HTTP. Every suite uses part of it; what some
+//! suites do not use carries a narrow `allow(dead_code)` saying who does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crm_tools::process::{Launcher, Log, Process, free_port};
 use serde_json::Value;
 
 pub mod engines;
@@ -14,35 +16,50 @@ pub mod engines;
 pub const APP_SECRET: &str = "test_app_secret_123";
 pub const VERIFY_TOKEN: &str = "crm-verify-7Qx2";
 
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_crm"))
+/// The `crm` under test with `env` and nothing else of ours (PATH only), so
+/// a developer's own `CRM_*` settings cannot leak in.
+fn launcher(log_level: String, env: &HashMap<String, String>) -> Launcher {
+    Launcher::new(env!("CARGO_BIN_EXE_crm"))
+        .clean_env()
+        .env("CRM_LOG", log_level)
+        .envs(env.clone())
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A folder for one test, removed when the test ends (passed or failed).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "crm-test-{name}-{}-{}",
         std::process::id(),
-        free_port()
+        free_port().unwrap()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// Whether an external service is required (CI) or may be skipped (laptop).
+#[allow(dead_code, reason = "only scaleout.rs needs external services")]
 pub fn services_required() -> bool {
     std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
 /// Skips (returns false) when `addr` is not listening, unless services are required.
+#[allow(dead_code, reason = "only scaleout.rs needs external services")]
 pub fn service_up(name: &str, addr: &str) -> bool {
     let ok = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
         .is_ok();
@@ -56,59 +73,117 @@ pub fn service_up(name: &str, addr: &str) -> bool {
     ok
 }
 
+/// A PostgreSQL database of one test's own, dropped when the test ends.
+#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
+pub struct PgDatabase {
+    /// The server's URL, its own database (where `CREATE`/`DROP` run).
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
+impl PgDatabase {
+    /// A new empty database `<prefix>_<ulid>` on the server at `server`.
+    pub async fn create(server: &str, prefix: &str) -> PgDatabase {
+        use sqlx::Connection;
+        let name = format!("{prefix}_{}", crm_domain::util::new_id().to_lowercase());
+        let mut conn = sqlx::PgConnection::connect(server)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let url = match server.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("bad pg url"),
+        };
+        PgDatabase {
+            server: server.to_string(),
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    /// From a fresh connection on a thread and runtime of its own: drop runs
+    /// inside the test's runtime, which cannot be blocked on. `FORCE` ends
+    /// the connections the test's processes and pools still hold.
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!("could not drop test database {}: panicked", self.name),
+        }
+    }
+}
+
+/// A running `crm <role>`; killed when dropped, then its folder (if it owns
+/// one) removed.
 pub struct Crm {
-    pub child: Option<Child>,
+    process: Process,
     pub base: String,
-    pub env: HashMap<String, String>,
-    pub role: String,
+    // Declared after `process`: fields drop in order, the process goes first.
+    _dir: Option<TempDir>,
 }
 
 impl Crm {
     /// Starts `crm <role>` with `env` and waits until /healthz answers (api roles).
     pub fn start(role: &str, env: &HashMap<String, String>) -> Crm {
-        let port = free_port();
-        let mut env = env.clone();
-        env.insert("CRM_BIND".into(), format!("127.0.0.1:{port}"));
-        let mut cmd = Command::new(bin());
-        cmd.arg(role)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "CRM_LOG",
-                std::env::var("CRM_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .envs(&env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(if std::env::var("CRM_TEST_VERBOSE").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
-        let child = cmd.spawn().expect("spawn crm");
-        let crm = Crm {
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            env,
-            role: role.into(),
+        let log = if std::env::var("CRM_TEST_VERBOSE").is_ok() {
+            Log::Inherit
+        } else {
+            Log::Discard
         };
-        if role == "serve" || role == "api" {
-            crm.wait_healthy(Duration::from_secs(60));
+        let level = std::env::var("CRM_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        let mut process = launcher(level, env)
+            .log(log)
+            .spawn(&[role])
+            .expect("spawn crm");
+        if (role == "serve" || role == "api")
+            && let Err(e) = process.wait_healthy(Duration::from_secs(60))
+        {
+            panic!("crm {role}: {e}");
         }
-        crm
+        Crm {
+            base: process.base().to_string(),
+            process,
+            _dir: None,
+        }
     }
+}
 
-    pub fn wait_healthy(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(r) = plain_http::get_status(&format!("{}/healthz", self.base))
-                && r == 200
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("crm {} at {} did not become healthy", self.role, self.base);
+#[allow(dead_code, reason = "each suite drives its processes its own way")]
+impl Crm {
+    /// Keeps `dir` until this process is gone.
+    pub fn owning(mut self, dir: TempDir) -> Crm {
+        self._dir = Some(dir);
+        self
     }
 
     /// Runs a one-shot CLI command with the same environment.
@@ -117,71 +192,29 @@ impl Crm {
         args: &[&str],
         stdin: Option<&str>,
     ) -> (i32, String, String) {
-        let mut cmd = Command::new(bin());
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CRM_LOG", "warn")
-            .envs(env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn crm cli");
-        {
-            use std::io::Write;
-            let mut sin = child.stdin.take().unwrap();
-            if let Some(s) = stdin {
-                sin.write_all(s.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        let out = launcher("warn".into(), env)
+            .run(args, stdin)
+            .expect("spawn crm cli");
+        (out.code.unwrap_or(-1), out.stdout, out.stderr)
     }
 
     pub fn token(env: &HashMap<String, String>) -> String {
-        let (code, out, err) = Crm::cli(env, &["token", "create", "tests"], None);
-        assert_eq!(code, 0, "token create failed: {err}");
-        out.trim().to_string()
+        launcher("warn".into(), env)
+            .create_token("tests")
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.kill();
     }
 
     /// SIGTERM and wait for a clean exit; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(45);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        None
+        self.process.terminate_within(Duration::from_secs(45))
     }
 }
 
-impl Drop for Crm {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-pub fn embedded_env(dir: &std::path::Path) -> HashMap<String, String> {
+pub fn embedded_env(dir: &Path) -> HashMap<String, String> {
     let mut env = HashMap::new();
     env.insert("CRM_DATA_DIR".into(), dir.to_string_lossy().to_string());
     env.insert("CRM_META_APP_SECRET".into(), APP_SECRET.into());
@@ -192,16 +225,19 @@ pub fn embedded_env(dir: &std::path::Path) -> HashMap<String, String> {
 
 /// Signs like Meta: the connectors' own signer (its output is pinned to
 /// meta.md's test vectors in connectors/tests/signature.rs).
+#[allow(dead_code, reason = "simulate.rs lets the simulator sign")]
 pub fn sign(body: &[u8]) -> String {
     crm_connectors::signature::sign_meta_body(APP_SECRET.as_bytes(), body)
 }
 
+#[allow(dead_code, reason = "crash.rs speaks HTTP only through flood")]
 pub struct Api {
     pub base: String,
     pub token: String,
     pub http: reqwest::Client,
 }
 
+#[allow(dead_code, reason = "crash.rs speaks HTTP only through flood")]
 impl Api {
     pub fn new(base: &str, token: &str) -> Api {
         Api {
@@ -266,33 +302,8 @@ impl Api {
     }
 }
 
-/// Status code of a plain GET, with std only (health polling outside a runtime).
-pub mod plain_http {
-    pub fn get_status(url: &str) -> std::io::Result<u16> {
-        use std::io::{Read, Write};
-        let rest = url.trim_start_matches("http://");
-        let (host, path) = rest
-            .split_once('/')
-            .map(|(h, p)| (h, format!("/{p}")))
-            .unwrap_or((rest, "/".into()));
-        let mut s = std::net::TcpStream::connect(host)?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut buf = String::new();
-        let _ = s.read_to_string(&mut buf);
-        let code = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        Ok(code)
-    }
-}
-
 /// A WhatsApp text webhook for a distinct person `i` of run `run`.
+#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
 pub fn wa_body(run: u64, i: u64) -> Vec<u8> {
     let phone = format!("90535{:07}", (run * 7919 + i) % 10_000_000);
     serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "730194857362910", "changes": [{"field": "messages", "value": {
@@ -305,6 +316,7 @@ pub fn wa_body(run: u64, i: u64) -> Vec<u8> {
 }
 
 /// Posts every body with `concurrency` in flight; returns the indexes answered 2xx.
+#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
 pub async fn flood(base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> Vec<usize> {
     use futures::StreamExt;
     let http = reqwest::Client::builder()
@@ -339,6 +351,7 @@ pub async fn flood(base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> Vec<
 }
 
 /// Counts rows of the effect tables straight from the database.
+#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
 pub async fn db_counts(url: &str) -> HashMap<String, i64> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
@@ -375,6 +388,7 @@ pub async fn db_counts(url: &str) -> HashMap<String, i64> {
 }
 
 /// Waits until `pred` holds on the database counts.
+#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
 pub async fn wait_counts(
     url: &str,
     secs: u64,

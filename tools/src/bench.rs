@@ -9,7 +9,8 @@
 //! - end to end: webhook sent → change published after commit (the moment a
 //!   customer is visible in the API), at a fixed rate.
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use axum::routing::post;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use crate::process::{Launcher, Log, Process};
 use crate::simulate::{entry_for, percentile};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -70,76 +72,34 @@ pub enum Phase {
 
 const SECRET: &str = "bench_secret";
 
-struct Proc(Child);
+/// How long a started process may take to answer `/healthz`.
+const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
 
-impl Proc {
-    /// SIGTERM and wait: lets the process flush what it acknowledged.
-    fn terminate(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn spawn(role: &str, env: &[(String, String)]) -> anyhow::Result<(Proc, String)> {
-    spawn_exe(&std::env::current_exe()?, &[role], env)
+fn spawn(exe: &Path, role: &str, env: &[(String, String)]) -> anyhow::Result<Process> {
+    spawn_exe(exe, &[role], env)
 }
 
 /// `exe` with `args` on a free port; its log goes to a file named after the
 /// first argument, beside the bench data (kept on failure).
-fn spawn_exe(
-    exe: &std::path::Path,
-    args: &[&str],
-    env: &[(String, String)],
-) -> anyhow::Result<(Proc, String)> {
-    let port = free_port()?;
-    let log_dir = std::env::temp_dir().join("crm-bench-logs");
-    std::fs::create_dir_all(&log_dir)?;
-    let name = args.first().copied().unwrap_or("crm");
-    let log = std::fs::File::create(log_dir.join(format!("{name}-{port}.log")))?;
-    let child = Command::new(exe)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("CRM_BIND", format!("127.0.0.1:{port}"))
+fn spawn_exe(exe: &Path, args: &[&str], env: &[(String, String)]) -> anyhow::Result<Process> {
+    let process = Launcher::new(exe)
+        .envs(env.iter().cloned())
         .env(
             "CRM_LOG",
             std::env::var("CRM_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .env("CRM_META_APP_SECRET", SECRET)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("spawn crm {}", args.join(" ")))?;
-    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+        .log(Log::Dir(std::env::temp_dir().join("crm-bench-logs")))
+        .spawn(args)?;
+    Ok(process)
 }
 
-async fn wait_healthy(base: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("{base} did not become healthy")
+/// `p` once it answers `/healthz`; the polling blocks, so it runs off the
+/// runtime's worker threads.
+async fn healthy(mut p: Process) -> anyhow::Result<Process> {
+    tokio::task::spawn_blocking(move || p.wait_healthy(HEALTHY_WITHIN).map(|()| p))
+        .await?
+        .map_err(Into::into)
 }
 
 struct Load {
@@ -232,10 +192,10 @@ pub async fn serve_baseline(args: BaselineArgs, bind: &str) -> anyhow::Result<()
 }
 
 /// A baseline in its own process; answers `/healthz` like `crm`.
-fn spawn_baseline(kind: &str, db: Option<&str>) -> anyhow::Result<(Proc, String)> {
+fn spawn_baseline(exe: &Path, kind: &str, db: Option<&str>) -> anyhow::Result<Process> {
     let mut args = vec!["bench-baseline", kind];
     args.extend(db.iter().flat_map(|db| ["--db", db]));
-    spawn_exe(&std::env::current_exe()?, &args, &[])
+    spawn_exe(exe, &args, &[])
 }
 
 /// Bare axum in the bench's own process (the figure earlier sessions used).
@@ -349,6 +309,7 @@ async fn pending(url: &str) -> anyhow::Result<i64> {
 
 /// Backlog of `n` events stored by an api-only process, then drained by workers.
 async fn drain(
+    exe: &Path,
     env: &[(String, String)],
     db: &str,
     run: u64,
@@ -356,8 +317,8 @@ async fn drain(
     concurrency: usize,
     workers: usize,
 ) -> anyhow::Result<(f64, Load)> {
-    let (api, base) = spawn("api", env)?;
-    wait_healthy(&base).await?;
+    let mut api = healthy(spawn(exe, "api", env)?).await?;
+    let base = api.base().to_owned();
     let l = load(
         &format!("{base}/webhooks/meta"),
         wa_bodies(run, n),
@@ -373,10 +334,10 @@ async fn drain(
     let started = Instant::now();
     let mut procs = Vec::new();
     for _ in 0..workers {
-        procs.push(spawn("worker", env)?.0);
+        procs.push(spawn(exe, "worker", env)?);
     }
     // As in production: the sweeper re-pushes anything whose push was lost.
-    procs.push(spawn("scheduler", env)?.0);
+    procs.push(spawn(exe, "scheduler", env)?);
     loop {
         let left = pending(db).await?;
         if left == 0 {
@@ -504,19 +465,12 @@ async fn intake_batches(base: &str, token: &str) -> anyhow::Result<(f64, f64)> {
     ))
 }
 
-fn token_for(env: &[(String, String)]) -> anyhow::Result<String> {
-    let out = Command::new(std::env::current_exe()?)
-        .args(["token", "create", "bench"])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+fn token_for(exe: &Path, env: &[(String, String)]) -> anyhow::Result<String> {
+    let token = Launcher::new(exe)
+        .envs(env.iter().cloned())
         .env("CRM_LOG", "error")
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "token create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .create_token("bench")?;
+    Ok(token)
 }
 
 /// Intake contenders measured turn by turn, `rounds` times each, so a slow
@@ -615,7 +569,8 @@ fn median_of(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+/// The whole bench; `exe` is the `crm` it starts (the running binary itself).
+pub async fn run(args: BenchArgs, exe: &Path) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("crm-bench-{}", crm_domain::util::new_id()));
     std::fs::create_dir_all(&dir)?;
     let phase = |p: Phase| args.only.is_empty() || args.only.contains(&p);
@@ -642,21 +597,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "CRM_DATA_DIR".to_string(),
             dir.join("serve").display().to_string(),
         )];
-        let (api, api_base) = spawn("api", &api_env)?;
-        let (serve, serve_base) = spawn("serve", &serve_env)?;
-        let (bare, bare_base) = spawn_baseline("bare", None)?;
-        let (raw, raw_base) = spawn_baseline("raw", Some(&raw_url))?;
-        for base in [&api_base, &serve_base, &bare_base, &raw_base] {
-            wait_healthy(base).await?;
-        }
+        // All four start before the first is waited on, as they boot in parallel.
+        let api = spawn(exe, "api", &api_env)?;
+        let serve = spawn(exe, "serve", &serve_env)?;
+        let bare = spawn_baseline(exe, "bare", None)?;
+        let raw = spawn_baseline(exe, "raw", Some(&raw_url))?;
+        let api = healthy(api).await?;
+        let serve = healthy(serve).await?;
+        let bare = healthy(bare).await?;
+        let raw = healthy(raw).await?;
+        let (api_base, serve_base) = (api.base().to_owned(), serve.base().to_owned());
+        let (bare_base, raw_base) = (bare.base().to_owned(), raw.base().to_owned());
         let other_env = vec![(
             "CRM_DATA_DIR".to_string(),
             dir.join("other").display().to_string(),
         )];
         let other = match &args.compare_with {
-            Some(exe) => {
-                let (p, base) = spawn_exe(exe, &["api"], &other_env)?;
-                wait_healthy(&base).await?;
+            Some(other_exe) => {
+                let p = healthy(spawn_exe(other_exe, &["api"], &other_env)?).await?;
+                let base = p.base().to_owned();
                 Some((p, base))
             }
             None => None,
@@ -703,13 +662,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ("crm api", &api_base, &api_env),
             ("crm serve", &serve_base, &serve_env),
         ] {
-            let (rows, commit_ms) = intake_batches(base, &token_for(env)?).await?;
+            let (rows, commit_ms) = intake_batches(base, &token_for(exe, env)?).await?;
             print(
                 json!({"name": format!("{name}: intake batches, mean"), "rows": rows,
                          "commit_ms": commit_ms}),
             );
         }
-        for p in [api, serve, bare, raw] {
+        for mut p in [api, serve, bare, raw] {
             p.terminate();
         }
         for x in &c {
@@ -718,7 +677,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let [bare, bare_here, raw, api, serve, rest @ ..] = c.as_slice() else {
             bail!("intake contenders missing");
         };
-        if let (Some((p, _)), [other]) = (other, rest) {
+        if let (Some((mut p, _)), [other]) = (other, rest) {
             p.terminate();
             print(ratio(
                 "crm api vs the --compare-with build",
@@ -752,7 +711,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let env = vec![("CRM_DATA_DIR".to_string(), drain_dir.display().to_string())];
             let db = format!("sqlite://{}/crm.db", drain_dir.display());
             let run = 900 + u64::from(round);
-            let (rate, _) = drain(&env, &db, run, args.drain_events, args.concurrency, 1).await?;
+            let (rate, _) =
+                drain(exe, &env, &db, run, args.drain_events, args.concurrency, 1).await?;
             eprintln!("bench: round {round} embedded drain: {rate:.0} events/s");
             rates.push(rate.round());
             settle(&[drain_dir]);
@@ -767,9 +727,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         for round in 0..args.rounds {
             let e2e_dir = dir.join(format!("e2e-{round}"));
             let env = vec![("CRM_DATA_DIR".to_string(), e2e_dir.display().to_string())];
-            let token = token_for(&env)?;
-            let (serve, base) = spawn("serve", &env)?;
-            wait_healthy(&base).await?;
+            let token = token_for(exe, &env)?;
+            let mut serve = healthy(spawn(exe, "serve", &env)?).await?;
+            let base = serve.base().to_owned();
             let (p50, p99, seen, ok) =
                 end_to_end(&base, &token, args.e2e_rate, args.e2e_seconds).await?;
             serve.terminate();
@@ -797,12 +757,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 dir.join("scale").display().to_string(),
             ),
         ];
-        let (api, base) = spawn("api", &env)?;
-        let (bare, bare_base) = spawn_baseline("bare", None)?;
-        let (raw, raw_base) = spawn_baseline("raw", Some(pg))?;
-        for b in [&base, &bare_base, &raw_base] {
-            wait_healthy(b).await?;
-        }
+        let api = spawn(exe, "api", &env)?;
+        let bare = spawn_baseline(exe, "bare", None)?;
+        let raw = spawn_baseline(exe, "raw", Some(pg))?;
+        let api = healthy(api).await?;
+        let bare = healthy(bare).await?;
+        let raw = healthy(raw).await?;
+        let (base, bare_base, raw_base) = (
+            api.base().to_owned(),
+            bare.base().to_owned(),
+            raw.base().to_owned(),
+        );
         let mut c = [
             Contender::new(
                 "baseline bare axum",
@@ -821,7 +786,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         ];
         rounds(&mut c, &args, 500).await?;
-        for p in [api, bare, raw] {
+        for mut p in [api, bare, raw] {
             p.terminate();
         }
         let [bare, raw, api] = &c;
@@ -838,7 +803,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut rates = Vec::new();
         for round in 0..args.rounds {
             let run = 950 + u64::from(round);
-            let (rate, _) = drain(&env, pg, run, args.drain_events, args.concurrency, 2).await?;
+            let (rate, _) =
+                drain(exe, &env, pg, run, args.drain_events, args.concurrency, 2).await?;
             eprintln!("bench: round {round} scale-out drain: {rate:.0} events/s");
             rates.push(rate.round());
         }

@@ -333,7 +333,9 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(idx).copied().unwrap_or(0.0)
 }
 
-pub async fn run(args: SimulateArgs, config: &crm_runtime::Config) -> anyhow::Result<()> {
+/// `crm simulate`; `app_secret` is the configured `CRM_META_APP_SECRET`,
+/// used when `--app-secret` is not given.
+pub async fn run(args: SimulateArgs, app_secret: Option<&str>) -> anyhow::Result<()> {
     if let Some(bind) = &args.graph_bind {
         let addr = serve_graph(bind).await?;
         eprintln!("Graph API stand-in on http://{addr} (set CRM_GRAPH_BASE_URL=http://{addr})");
@@ -342,12 +344,7 @@ pub async fn run(args: SimulateArgs, config: &crm_runtime::Config) -> anyhow::Re
         let secret = args
             .app_secret
             .clone()
-            .or_else(|| {
-                config
-                    .meta_app_secret
-                    .as_ref()
-                    .map(|s| s.expose().to_string())
-            })
+            .or_else(|| app_secret.map(str::to_string))
             .context("no app secret: pass --app-secret or set CRM_META_APP_SECRET")?;
         let run_id = args.run_id.clone().unwrap_or_else(crm_domain::util::new_id);
         let run = run_number(&run_id);
