@@ -166,14 +166,6 @@ async fn probe(
     .await
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_role_survives_each_engine_restart() {
     let started = Instant::now();
@@ -182,8 +174,8 @@ async fn every_role_survives_each_engine_restart() {
     };
     let engines = Arc::new(engines);
     eprintln!("engines up in {:.1?}", started.elapsed());
-    let dir = TempDir(common::temp_dir("restart"));
-    let mut env = common::embedded_env(&dir.0);
+    let dir = common::temp_dir("restart");
+    let mut env = common::embedded_env(&dir);
     let db = engines.pg.url();
     env.insert("CRM_DATABASE_URL".into(), db.clone());
     env.insert("CRM_QUEUE_URL".into(), engines.redis.url());
@@ -299,12 +291,9 @@ async fn every_role_survives_each_engine_restart() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     pool.close().await;
-    for role in &mut roles {
-        let exited = role
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten());
-        assert!(exited.is_none(), "crm {} exited: {exited:?}", role.role);
+    for (role, name) in roles.iter_mut().zip(["api", "worker", "scheduler"]) {
+        let exited = role.exited();
+        assert!(exited.is_none(), "crm {name} exited: {exited:?}");
     }
     reader.abort();
     eprintln!(

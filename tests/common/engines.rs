@@ -9,7 +9,58 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{free_port, services_required, temp_dir};
+/// A free port on the loopback interface (the OS picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A folder for one test, removed when the test ends (passed or failed).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(name: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!(
+        "crm-test-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+/// Whether an external service is required (CI) or may be skipped (laptop).
+pub fn services_required() -> bool {
+    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
 
 /// Looks for `name` in the PATH, then in `extra` folders (distributions keep
 /// PostgreSQL's and RabbitMQ's tools off the PATH).
@@ -154,7 +205,7 @@ fn log_tail(path: &Path) -> String {
 /// A PostgreSQL cluster of our own (`initdb` + `pg_ctl`), trust auth.
 pub struct Postgres {
     pub port: u16,
-    dir: PathBuf,
+    dir: TempDir,
     pg_ctl: PathBuf,
 }
 
@@ -243,7 +294,7 @@ impl Drop for Postgres {
 /// as a crashed cache node would.
 pub struct Redis {
     pub port: u16,
-    dir: PathBuf,
+    dir: TempDir,
     bin: PathBuf,
     child: Mutex<Option<Child>>,
 }
@@ -316,7 +367,7 @@ impl Drop for Redis {
 pub struct Rabbit {
     pub port: u16,
     pub node: String,
-    dir: PathBuf,
+    dir: TempDir,
     ctl: PathBuf,
     child: Mutex<Option<Child>>,
 }
@@ -351,7 +402,7 @@ impl Rabbit {
             ctl,
             child: Mutex::new(None),
         };
-        let (dir, node) = (r.dir.as_path(), r.node.as_str());
+        let (dir, node) = (&*r.dir, r.node.as_str());
         std::fs::write(
             dir.join("rabbitmq.conf"),
             format!("listeners.tcp.local = 127.0.0.1:{port}\n"),

@@ -5,12 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crm_tools::process::{Launcher, Log, Process, free_port};
+use crm_tools::process::{Launcher, Log, Process};
 use serde_json::Value;
 
+#[allow(dead_code, reason = "only restart.rs starts engines of its own")]
 pub mod engines;
 
 pub const APP_SECRET: &str = "test_app_secret_123";
@@ -25,38 +26,7 @@ fn launcher(log_level: String, env: &HashMap<String, String>) -> Launcher {
         .envs(env.clone())
 }
 
-/// A folder for one test, removed when the test ends (passed or failed).
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "crm-test-{name}-{}-{}",
-        std::process::id(),
-        free_port().unwrap()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// Whether an external service is required (CI) or may be skipped (laptop).
-#[allow(dead_code, reason = "only scaleout.rs needs external services")]
-pub fn services_required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
+pub use engines::{TempDir, services_required, temp_dir};
 
 /// Skips (returns false) when `addr` is not listening, unless services are required.
 #[allow(dead_code, reason = "only scaleout.rs needs external services")]
@@ -180,6 +150,11 @@ impl Crm {
 
 #[allow(dead_code, reason = "each suite drives its processes its own way")]
 impl Crm {
+    /// How the process ended, if it has; None while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.exited()
+    }
+
     /// Keeps `dir` until this process is gone.
     pub fn owning(mut self, dir: TempDir) -> Crm {
         self._dir = Some(dir);

@@ -281,6 +281,13 @@ impl Process {
         None
     }
 
+    /// How the process ended, if it has; None while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// SIGKILL and reap: a crash, as far as the process can tell.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -331,9 +338,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
-            let mut req = [0u8; 256];
-            let n = conn.read(&mut req).unwrap();
-            assert!(String::from_utf8_lossy(&req[..n]).starts_with("GET /healthz HTTP/1.1"));
+            // The request may arrive in several writes: read to its end.
+            let mut req = Vec::new();
+            let mut buf = [0u8; 256];
+            while !req.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "connection closed mid-request");
+                req.extend_from_slice(&buf[..n]);
+            }
+            assert!(String::from_utf8_lossy(&req).starts_with("GET /healthz HTTP/1.1"));
             conn.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
         });
         assert_eq!(
