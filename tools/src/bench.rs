@@ -56,6 +56,44 @@ pub struct BenchArgs {
     /// one more contender: an A/B of a change in one run, turn by turn.
     #[arg(long)]
     pub compare_with: Option<std::path::PathBuf>,
+    /// Load generator of the intake rounds: `wrk` (a C generator; `auto`
+    /// picks it when it is installed) or `own` (this process, which tops
+    /// out below what a bare server answers on a small machine).
+    #[arg(long, value_enum, default_value_t = Generator::Auto)]
+    pub generator: Generator,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    Auto,
+    Wrk,
+    Own,
+}
+
+impl Generator {
+    fn use_wrk(self) -> bool {
+        match self {
+            Generator::Auto => crate::bench_wrk::available(),
+            Generator::Wrk => true,
+            Generator::Own => false,
+        }
+    }
+}
+
+/// One round of intake load with the chosen generator.
+async fn load_with(
+    wrk: bool,
+    url: &str,
+    bodies: Bodies,
+    concurrency: usize,
+    sign: bool,
+) -> anyhow::Result<Load> {
+    if !wrk {
+        return load(url, bodies, concurrency, sign).await;
+    }
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || crate::bench_wrk::load(&url, &bodies, concurrency, sign))
+        .await?
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +108,7 @@ pub enum Phase {
     ScaleOut,
 }
 
-const SECRET: &str = "bench_secret";
+pub(crate) const SECRET: &str = "bench_secret";
 
 /// How long a started process may take to answer `/healthz`.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(30);
@@ -102,11 +140,11 @@ async fn healthy(mut p: Process) -> anyhow::Result<Process> {
         .map_err(Into::into)
 }
 
-struct Load {
-    rps: f64,
-    p50: f64,
-    p99: f64,
-    ok: u64,
+pub(crate) struct Load {
+    pub(crate) rps: f64,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
+    pub(crate) ok: u64,
 }
 
 /// Closed-loop load: `concurrency` requests in flight until `bodies` are
@@ -274,13 +312,13 @@ async fn raw_insert_router(url: &str) -> anyhow::Result<axum::Router> {
 
 /// `count` WhatsApp message webhooks of run `run`, one per request.
 #[derive(Clone, Copy)]
-struct Bodies {
+pub(crate) struct Bodies {
     run: u64,
-    count: u64,
+    pub(crate) count: u64,
 }
 
 impl Bodies {
-    fn body(&self, i: u64) -> Vec<u8> {
+    pub(crate) fn body(&self, i: u64) -> Vec<u8> {
         let (object, entry) = entry_for("whatsapp", self.run, i);
         json!({"object": object, "entry": [entry]})
             .to_string()
@@ -523,7 +561,8 @@ async fn rounds(
         for (i, c) in contenders.iter_mut().enumerate() {
             // A distinct run number per measurement: no body is sent twice.
             let run = first_run + u64::from(round) * 10 + i as u64;
-            let l = load(
+            let l = load_with(
+                args.generator.use_wrk(),
                 &c.url,
                 wa_bodies(run, args.requests),
                 args.concurrency,
@@ -540,6 +579,41 @@ async fn rounds(
             }
         }
     }
+    Ok(())
+}
+
+/// Bare axum driven by this process's generator and by wrk, once each: how
+/// much of what the server can answer the bench's own generator reaches.
+async fn generator_check(
+    bare_url: &str,
+    args: &BenchArgs,
+    print: impl Fn(Value),
+) -> anyhow::Result<()> {
+    if !crate::bench_wrk::available() {
+        print(json!({"name": "generator check", "error": "wrk is not installed"}));
+        return Ok(());
+    }
+    let own = load(
+        bare_url,
+        wa_bodies(90, args.requests),
+        args.concurrency,
+        true,
+    )
+    .await?;
+    let wrk = load_with(
+        true,
+        bare_url,
+        wa_bodies(91, args.requests),
+        args.concurrency,
+        true,
+    )
+    .await?;
+    print(
+        json!({"name": "generator check: bare axum, this process's generator vs wrk",
+                 "own_requests_per_s": own.rps.round(), "wrk_requests_per_s": wrk.rps.round(),
+                 "ratio": (own.rps / wrk.rps * 1000.0).round() / 1000.0,
+                 "rounds_use": if args.generator.use_wrk() { "wrk" } else { "own" }}),
+    );
     Ok(())
 }
 
@@ -657,6 +731,7 @@ pub async fn run(args: BenchArgs, exe: &Path) -> anyhow::Result<()> {
                 true,
             ));
         }
+        generator_check(&c[0].url, &args, print).await?;
         rounds(&mut c, &args, 100).await?;
         for (name, base, env) in [
             ("crm api", &api_base, &api_env),

@@ -6,5 +6,6 @@
 //! `std::env::current_exe()`, the tests `env!("CARGO_BIN_EXE_crm")`.
 
 pub mod bench;
+mod bench_wrk;
 pub mod process;
 pub mod simulate;
