@@ -68,17 +68,13 @@ impl Store {
             .bind(email)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT id FROM users WHERE email = $1")
-                .bind(email)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound);
-            }
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        changed_or_found(
+            tx,
+            done.rows_affected(),
+            "SELECT id FROM users WHERE email = $1",
+            email,
+        )
+        .await
     }
 
     /// Mints a token; returns (token id, the token itself — shown once, stored
@@ -153,17 +149,13 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT id FROM api_tokens WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound);
-            }
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        changed_or_found(
+            tx,
+            done.rows_affected(),
+            "SELECT id FROM api_tokens WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// The principal behind a bearer token, if it is live and its user active.
@@ -203,6 +195,28 @@ impl Store {
             .await?;
         Ok(r.try_get("n")?)
     }
+}
+
+/// After a conditional update of one row (`changed` rows): true when it
+/// changed, false when it was already so, `NotFound` when no row has `key`
+/// (`exists` selects it). Commits the transaction.
+async fn changed_or_found(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    changed: u64,
+    exists: &'static str,
+    key: &str,
+) -> StoreResult<bool> {
+    if changed == 0
+        && sqlx::query(exists)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+    {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(changed == 1)
 }
 
 /// A role read back from the database; one we never write is a broken
