@@ -35,18 +35,16 @@ impl MakeRequestId for NewRequestId {
 }
 
 /// A caller's id is kept only when it is short printable ASCII: it goes
-/// into every log line of the request.
-async fn drop_unusable_request_id(
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// into every log line of the request. Checked where the server hands the
+/// request to the app, not in a middleware of its own (each one clones the
+/// service stack per request).
+pub fn drop_unusable_request_id<B>(req: &mut Request<B>) {
     let usable = req.headers().get(&REQUEST_ID).is_none_or(|v| {
         v.len() <= MAX_REQUEST_ID && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
     });
     if !usable {
         req.headers_mut().remove(&REQUEST_ID);
     }
-    next.run(req).await
 }
 
 /// Wraps the whole app. The layers run outermost first: the id is set
@@ -54,7 +52,6 @@ async fn drop_unusable_request_id(
 pub fn wrap(app: Router, request_timeout: Duration) -> Router {
     app.layer(
         tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn(drop_unusable_request_id))
             .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(

@@ -73,6 +73,7 @@ where
             let _guard = guard;
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                crate::middleware::drop_unusable_request_id(&mut req);
                 app.clone().oneshot(req.map(axum::body::Body::new))
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
