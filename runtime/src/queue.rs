@@ -351,8 +351,9 @@ impl JobQueue {
     }
 }
 
-/// Drops done-set members whose job data apalis' vacuum removed.
-const FORGET_DONE: &str = r"
+/// Drops done-set members whose job data apalis' vacuum removed (KEYS: the
+/// done set, the job data hash). Shared with the workers' per-queue vacuum.
+pub const FORGET_DONE: &str = r"
 local ids = redis.call('smembers', KEYS[1])
 local n = 0
 for _, id in ipairs(ids) do
@@ -364,7 +365,9 @@ end
 return n
 ";
 
-const PROMOTE_DUE: &str = r"
+/// Moves up to ARGV[2] jobs due by ARGV[1] from the scheduled set to the
+/// active list and signals the workers (KEYS: scheduled, active, signal).
+pub const PROMOTE_DUE: &str = r"
 local ids = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids > 0 then
     redis.call('rpush', KEYS[2], unpack(ids))

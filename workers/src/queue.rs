@@ -14,7 +14,7 @@ use apalis_core::backend::BackendConfig;
 use apalis_core::backend::Vacuum;
 use apalis_redis::RedisStorage;
 use apalis_sqlite::{SqlitePool, SqliteStorage};
-use crm_runtime::queue::{JobQueue, QueueBackend, RedisConn};
+use crm_runtime::queue::{FORGET_DONE, JobQueue, PROMOTE_DUE, QueueBackend, RedisConn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
@@ -255,27 +255,3 @@ impl NamedQueue {
 pub async fn push<J: Job>(queue: &JobQueue, payloads: Vec<J::Payload>) -> Result<(), QueueOpError> {
     NamedQueue::new(queue, J::QUEUE).push(payloads).await
 }
-
-/// Drops done-set members whose job data apalis' vacuum removed.
-const FORGET_DONE: &str = r"
-local ids = redis.call('smembers', KEYS[1])
-local n = 0
-for _, id in ipairs(ids) do
-    if redis.call('hexists', KEYS[2], id) == 0 then
-        redis.call('srem', KEYS[1], id)
-        n = n + 1
-    end
-end
-return n
-";
-
-const PROMOTE_DUE: &str = r"
-local ids = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids > 0 then
-    redis.call('rpush', KEYS[2], unpack(ids))
-    redis.call('zrem', KEYS[1], unpack(ids))
-    redis.call('del', KEYS[3])
-    redis.call('lpush', KEYS[3], 1)
-end
-return #ids
-";
