@@ -7,11 +7,12 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use crm_domain::auth::{Role, TokenScope, hash_password};
+use crm_domain::auth::{TokenScope, hash_password};
 use crm_domain::email::normalize_email;
+use crm_domain::ids::{RoleId, TokenId};
 use crm_runtime::Config;
 use crm_runtime::config::LogFormat;
-use crm_store::StoreError;
+use crm_store::{NewUser, StoreError};
 use crm_tools::{bench, simulate};
 
 #[derive(Parser)]
@@ -61,11 +62,17 @@ enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create {
         email: String,
-        #[arg(long, default_value = "agent")]
+        /// A role id: admin, manager, sales, operations, or one an admin made.
+        #[arg(long, default_value = "sales")]
         role: String,
+        /// The user's name as colleagues see it.
+        #[arg(long)]
+        name: Option<String>,
     },
-    /// Disable a user: their tokens stop working at once.
+    /// Disable a user: their sessions end and their tokens stop working at once.
     Disable { email: String },
+    /// Print a one-time link that lets the user set a new password (valid 24 hours).
+    Reset { email: String },
 }
 
 #[derive(Subcommand)]
@@ -167,12 +174,15 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
-            command: UserCommand::Create { email, role },
+            command: UserCommand::Create { email, role, name },
         } => {
             let email = normalize_email(&email)
                 .with_context(|| format!("{email:?} is not a valid e-mail address"))?;
-            let role = Role::parse(&role)
-                .with_context(|| format!("unknown role {role:?} (admin, manager, agent)"))?;
+            // The old closed set's `agent` is the seeded sales role.
+            let role = RoleId::new(match role.trim().to_ascii_lowercase().as_str() {
+                "agent" => "sales".to_string(),
+                other => other.to_string(),
+            });
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
@@ -183,11 +193,45 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     "no password on stdin (e.g. `echo 'a long passphrase' | crm user create {email} --role admin`)"
                 );
             }
+            crm_domain::password::check(&password, &[&email, name.as_deref().unwrap_or_default()])
+                .context("password refused")?;
             let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
             let store = roles::open_store(&config).await?;
             store.migrate().await?;
-            let id = store.create_user(&email, &hash, role).await?;
-            eprintln!("user {email} created with role {} (id {id})", role.as_str());
+            let id = store
+                .create_user(NewUser {
+                    email: &email,
+                    name: name.as_deref(),
+                    password_hash: &hash,
+                    role: &role,
+                    must_change_password: false,
+                })
+                .await?;
+            eprintln!("user {email} created with role {role} (id {id})");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Reset { email },
+        } => {
+            let email = normalize_email(&email)
+                .with_context(|| format!("{email:?} is not a valid e-mail address"))?;
+            let store = roles::open_store(&config).await?;
+            store.migrate().await?;
+            let (id, _) = store
+                .user_by_email(&email)
+                .await
+                .with_context(|| format!("no active user {email}"))?;
+            let secret = store.issue_password_reset(&id, 24 * 3_600_000).await?;
+            store
+                .audit(
+                    &crm_domain::audit::AuditRecord::new(
+                        crm_domain::audit::AuditAction::PasswordResetIssued,
+                        "cli",
+                    )
+                    .target(format!("user:{id}")),
+                )
+                .await?;
+            println!("{}/reset/{secret}", config.dashboard_url());
             Ok(())
         }
         Command::User {
@@ -216,21 +260,15 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 Some(u) => {
                     let email = normalize_email(&u)
                         .with_context(|| format!("{u:?} is not a valid e-mail address"))?;
-                    let (id, role) = store
+                    let (id, _) = store
                         .user_by_email(&email)
                         .await
                         .with_context(|| format!("no active user {email}"))?;
-                    Some((id, role))
+                    Some(id)
                 }
                 None => None,
             };
-            let (_, token) = store
-                .create_token(
-                    &name,
-                    owner.as_ref().map(|(id, r)| (id.as_str(), *r)),
-                    scope,
-                )
-                .await?;
+            let (_, token) = store.create_token(&name, owner.as_ref(), scope).await?;
             println!("{token}");
             Ok(())
         }
@@ -243,7 +281,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "{:<26}  {:<8}  {:<8}  {:<24}  {:<8}  NAME",
                 "ID", "SCOPE", "ROLE", "USER", "STATE"
             );
-            for t in store.list_tokens().await? {
+            for t in store.list_tokens(None).await? {
                 println!(
                     "{:<26}  {:<8}  {:<8}  {:<24}  {:<8}  {}",
                     t.id,
@@ -265,7 +303,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let store = roles::open_store(&config).await?;
             store.migrate().await?;
-            match store.revoke_token(id.trim()).await {
+            match store.revoke_token(&TokenId::new(id.trim()), None).await {
                 Ok(true) => eprintln!("token {id} revoked"),
                 Ok(false) => eprintln!("token {id} was already revoked"),
                 Err(StoreError::NotFound) => bail!("no token {id}"),

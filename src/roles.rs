@@ -115,14 +115,27 @@ async fn serve_http(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     eprintln!("crm listening on http://{addr}");
+    let url = match &state.config.public_url {
+        Some(u) => u.clone(),
+        None => format!("http://{addr}").replace("0.0.0.0", "127.0.0.1"),
+    };
+    eprintln!("dashboard: {url}/");
+    match state.store.issue_setup_code().await {
+        Ok(Some(code)) => eprintln!(
+            "\nNo users yet. Open {url}/setup and create the first admin with the setup code\n\n    {code}\n\n(or from a terminal: `echo 'a long passphrase' | crm user create you@example.com --role admin`)\n"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %error_chain(&e), "setup code not issued"),
+    }
     let limits = crm_api::ServerLimits {
         header_read: Duration::from_millis(state.config.http_header_timeout_ms),
         ..crm_api::ServerLimits::default()
     };
     let request_timeout = Duration::from_millis(state.config.http_request_timeout_ms);
+    let pages = crm_dashboard::router(&state);
     crm_api::serve(
         listener,
-        crm_api::router(state, request_timeout),
+        crm_api::router_with(state, request_timeout, pages),
         limits,
         wait_for(shutdown),
     )
@@ -159,18 +172,9 @@ fn api_state(
         config,
         metrics,
         writer,
+        holders: Default::default(),
     });
     (state, task)
-}
-
-fn first_run_hint(config: &Config) {
-    eprintln!(
-        "\nNo users yet. Create the first admin (password read from stdin) and an API token:\n\
-         \x20 echo 'a long passphrase' | cargo run --release -- user create admin@example.com --role admin\n\
-         \x20 cargo run --release -- token create my-first-token --user admin@example.com\n\
-         (or `crm user create …` / `crm token create …` with the installed binary; data lives in {})\n",
-        config.data_dir.display()
-    );
 }
 
 /// Embedded mode: everything in one process on one SQLite file.
@@ -180,9 +184,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bus = open_bus(&config, true).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal();
-    if store.count_users().await.unwrap_or(0) == 0 {
-        first_run_hint(&config);
-    }
     let worker_ctx = Arc::new(WorkerCtx {
         store: store.clone(),
         applier: crm_workers::EventApplier::spawn(store.clone()),

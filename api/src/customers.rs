@@ -5,6 +5,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
+use crm_domain::access::{Action, Module, customer_scope};
 use crm_domain::auth::Permission;
 use crm_domain::email::normalize_email;
 use crm_domain::ids::{ConversationId, CustomerId, StageId};
@@ -17,18 +18,27 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Caller, TokenFrom, require};
 use crate::error::{ApiError, ApiResult};
+use crate::people::visible_holding;
 
 pub fn router(state: &AppState) -> axum::Router<AppState> {
     let moves = axum::Router::new()
         .route("/api/v1/customers/{id}/move", post(move_card))
-        .route_layer(require(state, Permission::MoveCards, TokenFrom::Header));
+        .route_layer(require(
+            state,
+            Permission::MoveCards.into(),
+            TokenFrom::Header,
+        ));
     axum::Router::new()
         .route("/api/v1/customers", get(list_customers))
         .route("/api/v1/customers/{id}", get(get_customer))
         .route("/api/v1/customers/{id}/timeline", get(timeline))
         .route("/api/v1/customers/{id}/conversations", get(conversations))
         .route("/api/v1/conversations/{id}/messages", get(messages))
-        .route_layer(require(state, Permission::ReadCustomers, TokenFrom::Header))
+        .route_layer(require(
+            state,
+            Permission::ReadCustomers.into(),
+            TokenFrom::Header,
+        ))
         .merge(moves)
         .layer(crate::body_limit::BodyLimitLayer(crate::API_BODY_LIMIT))
 }
@@ -58,6 +68,7 @@ pub(crate) fn limit(v: Option<i64>, default: i64) -> ApiResult<i64> {
 
 pub async fn list_customers(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<CustomerQuery>,
 ) -> ApiResult<Json<Page<crm_domain::model::CustomerSummary>>> {
     let phone = match non_empty(q.phone) {
@@ -91,13 +102,16 @@ pub async fn list_customers(
         cursor: non_empty(q.cursor),
         limit: limit(q.limit, 50)?,
     };
-    Ok(Json(st.store.list_customers(&filter).await?))
+    let scope = customer_scope(&caller.0.actor, Module::Customers, Action::View);
+    Ok(Json(st.store.list_customers(&scope, &filter).await?))
 }
 
 pub async fn get_customer(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<CustomerId>,
 ) -> ApiResult<Json<CustomerDetail>> {
+    visible_holding(&st, &caller, &id, Module::Customers, Action::View).await?;
     st.store
         .customer_detail(&id)
         .await
@@ -119,9 +133,11 @@ pub struct LimitQuery {
 
 pub async fn timeline(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<CustomerId>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
+    visible_holding(&st, &caller, &id, Module::Customers, Action::View).await?;
     let items: Vec<TimelineEntry> = st
         .store
         .timeline(&id, limit(q.limit, 100)?)
@@ -132,8 +148,10 @@ pub async fn timeline(
 
 pub async fn conversations(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<CustomerId>,
 ) -> ApiResult<Json<Value>> {
+    visible_holding(&st, &caller, &id, Module::Customers, Action::View).await?;
     let items: Vec<ConversationView> = st
         .store
         .conversations(&id)
@@ -144,9 +162,18 @@ pub async fn conversations(
 
 pub async fn messages(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<ConversationId>,
     Query(q): Query<LimitQuery>,
 ) -> ApiResult<Json<Value>> {
+    let customer = st
+        .store
+        .conversation_customer(&id)
+        .await
+        .map_err(|e| not_found_as(e, "conversation"))?;
+    visible_holding(&st, &caller, &customer, Module::Customers, Action::View)
+        .await
+        .map_err(|_| ApiError::not_found("conversation"))?;
     let items: Vec<MessageView> = st
         .store
         .messages(&id, limit(q.limit, 100)?)
@@ -173,13 +200,14 @@ pub async fn move_card(
             "expected {{\"stage_id\", \"expected_stage_id\"?}}: {e}"
         ))
     })?;
+    visible_holding(&st, &caller, &id, Module::Pipeline, Action::Edit).await?;
     let events = st
         .store
         .move_card(
             &id,
             &req.stage_id,
             req.expected_stage_id.as_ref(),
-            &caller.0.actor(),
+            &caller.0.actor_label(),
         )
         .await
         .map_err(|e| not_found_as(e, "customer"))?;

@@ -21,7 +21,11 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/api/v1/inbound-events", get(list_events))
         .route("/api/v1/inbound-events/{id}", get(get_event))
         .route("/api/v1/inbound-events/{id}/retry", post(retry_event))
-        .route_layer(require(state, Permission::OperateIntake, TokenFrom::Header))
+        .route_layer(require(
+            state,
+            Permission::OperateIntake.into(),
+            TokenFrom::Header,
+        ))
         .layer(crate::body_limit::BodyLimitLayer(crate::API_BODY_LIMIT))
 }
 

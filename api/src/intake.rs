@@ -18,7 +18,11 @@ use crate::{AppState, INTAKE_BODY_LIMIT, read_body};
 pub fn router(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route("/intake/leads", axum::routing::post(receive))
-        .route_layer(require(state, Permission::IntakeLeads, TokenFrom::Header))
+        .route_layer(require(
+            state,
+            Permission::IntakeLeads.into(),
+            TokenFrom::Header,
+        ))
         .layer(crate::body_limit::BodyLimitLayer(INTAKE_BODY_LIMIT))
 }
 
@@ -26,6 +30,15 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
 /// that sent it: two forms or partners may use the same `external_id` (or
 /// idempotency key) for different people, and neither may swallow the
 /// other's lead as a "duplicate".
+/// Whose leads a dedupe key is scoped to: the token's id, or the signed-in
+/// user for a session.
+fn caller_key(p: &crm_domain::auth::Principal) -> String {
+    match &p.token {
+        Some(t) => t.to_string(),
+        None => p.actor_label(),
+    }
+}
+
 fn dedupe_key(
     token_id: &str,
     lead: &IntakeLead,
@@ -109,7 +122,7 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let dedupe_key = dedupe_key(&caller.0.token_id, &lead, idem, id.as_str());
+    let dedupe_key = dedupe_key(&caller_key(&caller.0), &lead, idem, id.as_str());
     let stored = serde_json::to_vec(&lead).map_err(|e| ApiError::internal(&e))?;
     let ins = st
         .writer

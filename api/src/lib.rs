@@ -8,13 +8,16 @@ pub mod auth;
 mod body_limit;
 mod customers;
 pub mod error;
+pub mod holders;
 pub mod http_metrics;
 mod inbound_events;
 mod intake;
 pub mod middleware;
 mod ops;
+mod people;
 mod pipelines;
 pub mod server;
+pub mod signin;
 mod stream;
 mod webhooks;
 pub mod writer;
@@ -54,6 +57,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub writer: IntakeWriter,
+    /// Who holds each customer, for the live stream's per-event check.
+    pub holders: holders::HoldersCache,
 }
 
 impl AppState {
@@ -95,10 +100,18 @@ impl FromRef<AppState> for Arc<Config> {
 
 /// The whole HTTP surface, with the middleware every request goes through.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    router_with(state, request_timeout, Router::new())
+}
+
+/// [`router`] with more routes (the dashboard's pages) behind the same
+/// middleware and fallbacks.
+pub fn router_with(state: AppState, request_timeout: Duration, pages: Router<AppState>) -> Router {
     let app = Router::new()
+        .merge(pages)
         .merge(webhooks::router())
         .merge(intake::router(&state))
         .merge(customers::router(&state))
+        .merge(people::router(&state))
         .merge(pipelines::router(&state))
         .merge(inbound_events::router(&state))
         .merge(stream::router(&state))

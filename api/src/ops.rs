@@ -17,7 +17,11 @@ use crate::error::ApiError;
 pub fn router(state: &AppState) -> axum::Router<AppState> {
     let scrape = axum::Router::new()
         .route("/metrics", get(metrics))
-        .route_layer(require(state, Permission::ScrapeMetrics, TokenFrom::Header));
+        .route_layer(require(
+            state,
+            Permission::ScrapeMetrics.into(),
+            TokenFrom::Header,
+        ));
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -15,7 +15,11 @@ use crate::error::ApiResult;
 pub fn router(state: &AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/v1/pipelines", get(pipelines))
-        .route_layer(require(state, Permission::ReadCustomers, TokenFrom::Header))
+        .route_layer(require(
+            state,
+            Permission::ReadCustomers.into(),
+            TokenFrom::Header,
+        ))
 }
 
 pub async fn pipelines(State(store): State<Store>) -> ApiResult<Json<Value>> {

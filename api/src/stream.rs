@@ -1,16 +1,19 @@
 //! `GET /api/v1/events`: a WebSocket stream of domain events, for proving a
 //! change made through one api process reaches a client of another (the
 //! dashboard fan-out by topic builds on this). An event about a customer
-//! reaches only callers who may read customers; the stream's own notices
-//! (`stream.*`: a gap after a bus reconnect, a slow client's lag) reach all.
+//! reaches only callers who may see that customer (their role's grant and
+//! scope over its owner and assignees, the same rule as every list); the
+//! stream's own notices (`stream.*`: a gap after a bus reconnect, a slow
+//! client's lag) reach all.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use crm_domain::auth::{Permission, Principal};
+use crm_domain::access::{Action, Module, may};
+use crm_domain::auth::{Permission, Principal, TokenScope};
 use crm_domain::model::{DomainEvent, EventKind};
-use crm_runtime::bus::EventBus;
+use crm_domain::people::Holding;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -23,7 +26,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/api/v1/events", get(events))
         .route_layer(require(
             state,
-            Permission::StreamEvents,
+            Permission::StreamEvents.into(),
             TokenFrom::HeaderOrQuery,
         ))
 }
@@ -35,7 +38,7 @@ pub struct StreamQuery {
 }
 
 pub async fn events(
-    State(bus): State<EventBus>,
+    State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<StreamQuery>,
     ws: WebSocketUpgrade,
@@ -47,9 +50,9 @@ pub async fn events(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    let rx = bus.subscribe();
+    let rx = st.bus.subscribe();
     let caller = caller.0;
-    Ok(ws.on_upgrade(move |socket| pump(socket, rx, kinds, caller)))
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, kinds, caller, st)))
 }
 
 fn wanted(kinds: &[String], ev: &DomainEvent) -> bool {
@@ -59,11 +62,42 @@ fn wanted(kinds: &[String], ev: &DomainEvent) -> bool {
         || kinds.iter().any(|k| kind.starts_with(k.as_str()))
 }
 
-/// Whether `caller` may see `ev`. Until customers have owners and scopes,
-/// seeing a customer's events is reading customers.
-fn may_see(caller: &Principal, ev: &DomainEvent) -> bool {
-    ev.customer_id.is_none() && ev.kind == EventKind::StreamGap
-        || caller.may(Permission::ReadCustomers)
+/// Whether `caller` may see `ev`, given who holds its customer: the
+/// stream's own notices reach everyone; an event without a customer needs
+/// the customer read grant; one about a customer needs that customer in
+/// the caller's scope of a module that shows it.
+fn may_see(caller: &Principal, ev: &DomainEvent, holding: Option<&Holding>) -> bool {
+    if ev.kind == EventKind::StreamGap {
+        return true;
+    }
+    if caller.scope != TokenScope::Full {
+        return false;
+    }
+    let modules = [Module::Customers, Module::Pipeline, Module::Inbox];
+    match holding {
+        None => ev.customer_id.is_none() && caller.may(Permission::ReadCustomers),
+        Some(h) => modules
+            .iter()
+            .any(|m| may(&caller.actor, *m, Action::View, Some(h.holders()))),
+    }
+}
+
+/// Who holds the event's customer, when it names one (`None` also when the
+/// customer is gone: nobody may see events of a customer that is not there).
+async fn holding_of(st: &AppState, ev: &DomainEvent) -> Result<Option<Holding>, ()> {
+    let Some(id) = &ev.customer_id else {
+        return Ok(None);
+    };
+    if ev.kind == EventKind::CustomerAssigned {
+        st.holders.forget(id);
+    }
+    match st.holders.get(&st.store, id).await {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => {
+            tracing::warn!(error = %crm_domain::util::error_chain(&e), "stream: holders of a customer not read; event withheld");
+            Err(())
+        }
+    }
 }
 
 async fn pump(
@@ -71,6 +105,7 @@ async fn pump(
     mut rx: tokio::sync::broadcast::Receiver<DomainEvent>,
     kinds: Vec<String>,
     caller: Principal,
+    st: AppState,
 ) {
     if socket
         .send(Message::Text(r#"{"kind":"stream.open"}"#.into()))
@@ -83,7 +118,9 @@ async fn pump(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
-                    if !wanted(&kinds, &ev) || !may_see(&caller, &ev) { continue; }
+                    if !wanted(&kinds, &ev) { continue; }
+                    let Ok(holding) = holding_of(&st, &ev).await else { continue };
+                    if !may_see(&caller, &ev, holding.as_ref()) { continue; }
                     let Ok(text) = serde_json::to_string(&ev) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() { break; }
                 }
@@ -105,23 +142,50 @@ async fn pump(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crm_domain::auth::{Role, TokenScope};
+    use crm_domain::access::{Actor, Grants, seeded};
+    use crm_domain::ids::{RoleId, TokenId, UserId};
+
+    fn sales(me: &str) -> Principal {
+        let grants = seeded::roles()
+            .into_iter()
+            .find(|(id, _, _)| id == seeded::SALES)
+            .map(|(_, _, g)| g)
+            .unwrap_or_default();
+        Principal::session(Actor {
+            user: Some(UserId::new(me)),
+            role: RoleId::new(seeded::SALES),
+            grants,
+            teammates: Default::default(),
+        })
+    }
 
     #[test]
-    fn customer_events_need_customer_read_and_notices_reach_all() {
-        let p = |scope| Principal {
-            token_id: "t".into(),
-            user_id: None,
-            role: Role::Agent,
-            scope,
-        };
+    fn customer_events_reach_only_callers_whose_scope_holds_the_customer() {
         let moved = DomainEvent::new(EventKind::CardMoved, Some("c1"), serde_json::json!({}));
         let gap = DomainEvent::new(EventKind::StreamGap, None, serde_json::json!({}));
         let anonymous = DomainEvent::new(EventKind::CustomerCreated, None, serde_json::json!({}));
-        assert!(may_see(&p(TokenScope::Full), &moved));
-        assert!(!may_see(&p(TokenScope::Intake), &moved));
-        assert!(!may_see(&p(TokenScope::Metrics), &anonymous));
-        assert!(may_see(&p(TokenScope::Metrics), &gap));
+        let ayse = Holding::new(Some(UserId::new("ayse")), []);
+        let nobody = Holding::default();
+        assert!(may_see(&sales("ayse"), &moved, Some(&ayse)));
+        assert!(!may_see(&sales("mehmet"), &moved, Some(&ayse)));
+        assert!(
+            !may_see(&sales("ayse"), &moved, Some(&nobody)),
+            "sales has no unassigned pool"
+        );
+        let token = |scope| Principal {
+            token: Some(TokenId::new("t")),
+            scope,
+            actor: Actor::service(),
+        };
+        assert!(may_see(&token(TokenScope::Full), &moved, Some(&nobody)));
+        assert!(!may_see(&token(TokenScope::Intake), &moved, Some(&ayse)));
+        assert!(!may_see(&token(TokenScope::Metrics), &anonymous, None));
+        assert!(may_see(&token(TokenScope::Metrics), &gap, None));
+        let closed = Principal::session(Actor {
+            grants: Grants::default(),
+            ..sales("ayse").actor
+        });
+        assert!(!may_see(&closed, &moved, Some(&ayse)));
         assert!(wanted(&["card.".to_string()], &gap));
         assert!(!wanted(&["card.".to_string()], &anonymous));
     }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_api::{AppState, IntakeWriter, ServerLimits, Services};
-use crm_domain::auth::{Role, TokenScope};
+use crm_domain::auth::TokenScope;
+use crm_domain::ids::RoleId;
 use crm_runtime::Config;
 use crm_runtime::bus::EventBus;
 use crm_runtime::metrics::Metrics;
@@ -55,6 +56,7 @@ impl App {
             config,
             metrics,
             writer,
+            holders: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -78,16 +80,24 @@ impl App {
         }
     }
 
-    async fn token(&self, scope: TokenScope, role: Option<Role>) -> String {
+    async fn token(&self, scope: TokenScope, role: Option<&str>) -> String {
         let user = match role {
             Some(r) => {
                 let email = format!("{}@example.com", crm_domain::util::new_id().to_lowercase());
-                Some((self.store.create_user(&email, "x", r).await.unwrap(), r))
+                let role = RoleId::new(r);
+                let new = crm_store::NewUser {
+                    email: &email,
+                    name: None,
+                    password_hash: "x",
+                    role: &role,
+                    must_change_password: false,
+                };
+                Some(self.store.create_user(new).await.unwrap())
             }
             None => None,
         };
         self.store
-            .create_token("t", user.as_ref().map(|(id, r)| (id.as_str(), *r)), scope)
+            .create_token("t", user.as_ref(), scope)
             .await
             .unwrap()
             .1
@@ -259,7 +269,7 @@ async fn request_ids_security_headers_and_json_errors() {
 async fn tokens_are_scoped_and_only_the_stream_reads_them_from_the_url() {
     let app = App::start().await;
     let admin = app.token(TokenScope::Full, None).await;
-    let agent = app.token(TokenScope::Full, Some(Role::Agent)).await;
+    let agent = app.token(TokenScope::Full, Some("sales")).await;
     let intake = app.token(TokenScope::Intake, None).await;
     let metrics = app.token(TokenScope::Metrics, None).await;
 

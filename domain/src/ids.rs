@@ -124,6 +124,19 @@ id_type!(
     TimelineId
 );
 
+id_type!(
+    /// A role: a matrix of module × action with a data scope per module.
+    RoleId
+);
+id_type!(
+    /// A team (department); a team has a lead.
+    TeamId
+);
+id_type!(
+    /// An entry of the security audit log.
+    AuditId
+);
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -1,9 +1,12 @@
 //! The CRM's words and rules as plain data and pure functions: model types,
 //! phone / e-mail normalisation and identity matching, the batch planner,
 //! delivery-status and retry rules, search tokens, intake validation,
-//! permissions, and log redaction. No database, queue, bus or network here:
+//! roles and data scope, passwords and sessions, the audit log's words, and
+//! log redaction. No database, queue, bus or network here:
 //! the store executes what these functions decide.
 
+pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod card;
 pub mod email;
@@ -12,11 +15,14 @@ pub mod inbound;
 pub mod intake;
 pub mod matching;
 pub mod model;
+pub mod password;
+pub mod people;
 pub mod phone;
 pub mod plan;
 pub mod redact;
 pub mod rules;
 pub mod search;
+pub mod session;
 pub mod util;
 
 /// The default pipeline's id, as a literal for SQL text built with

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{
-    ConversationId, CustomerId, EventId, LeadId, MessageId, PipelineId, StageId, TimelineId,
+    ConversationId, CustomerId, EventId, LeadId, MessageId, PipelineId, StageId, TimelineId, UserId,
 };
 use crate::inbound::{EventSource, InboundStatus, closed_set};
 use crate::phone::PhoneE164;
@@ -141,6 +141,8 @@ closed_set!(
         MessageSent = "message.sent",
         MessageStatus = "message.status",
         CardMoved = "card.moved",
+        /// A customer's owner or assignees changed (an edit or a handover).
+        CustomerAssigned = "customer.assigned",
         /// The stream may have missed events (the bus reconnected): reload.
         StreamGap = "stream.gap",
     }
@@ -188,6 +190,7 @@ pub struct CustomerSummary {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub wa_id: Option<String>,
+    pub owner_id: Option<UserId>,
     pub stage: Option<StageRef>,
     pub created_at: i64,
     pub updated_at: i64,

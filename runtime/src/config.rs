@@ -86,6 +86,16 @@ pub struct Config {
     /// Deadline of one HTTP request (the WebSocket stream once upgraded is
     /// not a request any more).
     pub http_request_timeout_ms: u64,
+    /// The address people open (`https://crm.example.com`); cookies are
+    /// `Secure` when it is https, and a form's `Origin` must match it.
+    /// Without it the dashboard's URL is taken from `bind`.
+    pub public_url: Option<String>,
+    /// Sign-in sessions: idle timeout and absolute lifetime.
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    /// Failed sign-ins allowed per account and per address in 15 minutes.
+    pub login_limit_per_account: usize,
+    pub login_limit_per_ip: usize,
 }
 
 const KEYS: &[&str] = &[
@@ -108,6 +118,11 @@ const KEYS: &[&str] = &[
     "CRM_BACKFILL_CRON",
     "CRM_HTTP_HEADER_TIMEOUT_MS",
     "CRM_HTTP_REQUEST_TIMEOUT_MS",
+    "CRM_PUBLIC_URL",
+    "CRM_SESSION_IDLE_MINUTES",
+    "CRM_SESSION_MAX_HOURS",
+    "CRM_LOGIN_LIMIT_PER_ACCOUNT",
+    "CRM_LOGIN_LIMIT_PER_IP",
 ];
 
 impl Config {
@@ -238,7 +253,77 @@ impl Config {
                 "CRM_HTTP_REQUEST_TIMEOUT_MS",
                 30_000,
             )?,
+            public_url: match get("CRM_PUBLIC_URL") {
+                None => None,
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Some(u.trim_end_matches('/').to_string())
+                }
+                Some(u) => {
+                    return Err(ConfigError::Invalid {
+                        key: "CRM_PUBLIC_URL",
+                        reason: format!("{u} is not http(s)://…"),
+                    });
+                }
+            },
+            session_idle_minutes: positive(
+                parse_num(
+                    get("CRM_SESSION_IDLE_MINUTES"),
+                    "CRM_SESSION_IDLE_MINUTES",
+                    8 * 60,
+                )?,
+                "CRM_SESSION_IDLE_MINUTES",
+            )?,
+            session_max_hours: positive(
+                parse_num(
+                    get("CRM_SESSION_MAX_HOURS"),
+                    "CRM_SESSION_MAX_HOURS",
+                    7 * 24,
+                )?,
+                "CRM_SESSION_MAX_HOURS",
+            )?,
+            login_limit_per_account: parse_num(
+                get("CRM_LOGIN_LIMIT_PER_ACCOUNT"),
+                "CRM_LOGIN_LIMIT_PER_ACCOUNT",
+                5,
+            )?,
+            login_limit_per_ip: parse_num(
+                get("CRM_LOGIN_LIMIT_PER_IP"),
+                "CRM_LOGIN_LIMIT_PER_IP",
+                30,
+            )?,
         })
+    }
+
+    /// The dashboard's address as printed at start and used for Origin checks.
+    pub fn dashboard_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let host = self.bind.replace("0.0.0.0", "127.0.0.1");
+                format!("http://{host}")
+            }
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    pub fn session_policy(&self) -> crm_domain::session::SessionPolicy {
+        crm_domain::session::SessionPolicy {
+            idle_ms: self.session_idle_minutes * 60_000,
+            absolute_ms: self.session_max_hours * 3_600_000,
+        }
+    }
+
+    pub fn throttle_policy(&self) -> crm_domain::session::ThrottlePolicy {
+        crm_domain::session::ThrottlePolicy {
+            per_account: self.login_limit_per_account,
+            per_ip: self.login_limit_per_ip,
+            ..Default::default()
+        }
     }
 
     pub fn is_embedded(&self) -> bool {
@@ -260,6 +345,17 @@ fn jobs_url_beside(database_url: &str) -> String {
     match query {
         Some(q) => format!("{stem}-jobs.db?{q}"),
         None => format!("{stem}-jobs.db"),
+    }
+}
+
+fn positive(v: i64, key: &'static str) -> Result<i64, ConfigError> {
+    if v > 0 {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            reason: format!("{v} must be above zero"),
+        })
     }
 }
 

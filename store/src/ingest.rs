@@ -745,7 +745,7 @@ async fn apply_receipt(
         .collect()
 }
 
-async fn write_timeline(
+pub(crate) async fn write_timeline(
     conn: &mut AnyConnection,
     engine: Engine,
     rows: &[TimelineRow],

@@ -4,20 +4,27 @@
 //! Business code never branches on the engine; the only engine-specific choices
 //! live here (connection pragmas, SQLite's single writer, `BEGIN IMMEDIATE`).
 
+mod audit;
 mod auth;
 mod events;
 mod ingest;
 mod lease;
 mod migrate;
+mod people;
 mod read;
+mod sessions;
 
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+pub use audit::{AuditEntry, AuditFilter};
+pub use auth::{Credentials, NewUser, TeamRef, TokenView, UserView};
 pub use events::{InboundEventRow, InboundInsert, NewInboundEvent};
+pub use people::{HandoverSummary, RoleView, TeamView, admin_role};
 pub use read::{CustomerFilter, Page};
+pub use sessions::{NewSession, Origin, SessionInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

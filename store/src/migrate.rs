@@ -44,6 +44,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_token_scopes.sql"),
         postgres: include_str!("../../migrations/postgres/0004_token_scopes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "staff_access",
+        sqlite: include_str!("../../migrations/sqlite/0005_staff_access.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_staff_access.sql"),
+    },
 ];
 
 /// The migration that created `customer_search`: customers that existed
@@ -98,6 +104,7 @@ impl Store {
             applied.push(m.version);
         }
         self.seed_default_pipeline().await?;
+        self.seed_roles().await?;
         if applied.contains(&SEARCH_MIGRATION) {
             self.index_all_customers().await?;
         }
@@ -135,6 +142,31 @@ impl Store {
             tx.commit().await?;
             indexed += rows.len() as u64;
         }
+    }
+
+    /// The seeded roles exist on every start; an admin's later edits of
+    /// them are kept, except that `admin` always holds every grant.
+    async fn seed_roles(&self) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        for (id, name, grants) in crm_domain::access::seeded::roles() {
+            let grants = serde_json::to_string(&grants)
+                .map_err(|e| StoreError::Invariant(format!("role grants do not serialise: {e}")))?;
+            let sql = if crm_domain::access::seeded::is_admin(&id) {
+                "INSERT INTO roles (id, name, grants, builtin, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (id) DO UPDATE SET grants = excluded.grants"
+            } else {
+                "INSERT INTO roles (id, name, grants, builtin, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (id) DO NOTHING"
+            };
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .bind(name)
+                .bind(grants)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn seed_default_pipeline(&self) -> StoreResult<()> {

@@ -7,9 +7,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::migrate::DEFAULT_PIPELINE_ID;
+use super::people::scope_condition;
 use super::{Store, StoreError, StoreResult, closed_of, id_of, opt_closed_of};
+use crm_domain::access::CustomerScope;
 use crm_domain::ids::{
-    ConversationId, CustomerId, LeadId, MessageId, PipelineId, StageId, TimelineId,
+    ConversationId, CustomerId, LeadId, MessageId, PipelineId, StageId, TimelineId, UserId,
 };
 use crm_domain::model::{
     Attribution, ConversationView, CustomerDetail, CustomerSummary, LeadView, MessageView,
@@ -38,7 +40,7 @@ pub struct Page<T> {
 }
 
 const CUSTOMER_SELECT: &str = concat!(
-    "SELECT c.id, c.name, c.phone, c.email, c.wa_id, c.created_at, c.updated_at, s.id AS stage_id, s.name AS stage_name \
+    "SELECT c.id, c.name, c.phone, c.email, c.wa_id, c.owner_id, c.created_at, c.updated_at, s.id AS stage_id, s.name AS stage_name \
      FROM customers c LEFT JOIN cards k ON k.customer_id = c.id AND k.pipeline_id = '",
     crm_domain::default_pipeline_id!(),
     "' LEFT JOIN stages s ON s.id = k.stage_id"
@@ -53,6 +55,7 @@ fn customer_row(r: &AnyRow) -> StoreResult<CustomerSummary> {
         phone: r.try_get("phone")?,
         email: r.try_get("email")?,
         wa_id: r.try_get("wa_id")?,
+        owner_id: r.try_get::<Option<String>, _>("owner_id")?.map(UserId::new),
         stage: match (stage_id, stage_name) {
             (Some(id), Some(name)) => Some(StageRef {
                 id: StageId::new(id),
@@ -82,14 +85,21 @@ fn json_text(r: &AnyRow, col: &str) -> StoreResult<Value> {
 }
 
 impl Store {
-    pub async fn list_customers(&self, f: &CustomerFilter) -> StoreResult<Page<CustomerSummary>> {
+    /// Customers matching `f` among those `scope` lets the caller see: the
+    /// scope is part of the query, never a filter after fetching.
+    pub async fn list_customers(
+        &self,
+        scope: &CustomerScope,
+        f: &CustomerFilter,
+    ) -> StoreResult<Page<CustomerSummary>> {
         // Built from fixed fragments only; every value is a bound parameter.
         enum Arg {
             Text(String),
             Int(i64),
         }
-        let mut sql = format!("{CUSTOMER_SELECT} WHERE 1 = 1");
-        let mut args: Vec<Arg> = Vec::new();
+        let (visible, scope_args) = scope_condition(scope, 1);
+        let mut sql = format!("{CUSTOMER_SELECT} WHERE {visible}");
+        let mut args: Vec<Arg> = scope_args.into_iter().map(Arg::Text).collect();
         let mut arg = |sql: &mut String, frag: &str, v: Arg| {
             args.push(v);
             sql.push_str(&frag.replace('?', &format!("${}", args.len())));
@@ -333,6 +343,16 @@ impl Store {
     }
 
     /// Oldest first, as a chat reads; `before` pages backwards by message id.
+    /// The customer a conversation belongs to.
+    pub async fn conversation_customer(&self, id: &ConversationId) -> StoreResult<CustomerId> {
+        let row = sqlx::query("SELECT customer_id FROM conversations WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        id_of(&row, "customer_id", CustomerId::new)
+    }
+
     pub async fn messages(
         &self,
         conversation_id: &ConversationId,

@@ -33,11 +33,14 @@ fn lead(ext: &str, name: &str, phone: &str, email: Option<&str>) -> LeadInput {
 
 async fn names(s: &Store, q: &str) -> Vec<String> {
     let page = s
-        .list_customers(&CustomerFilter {
-            q: Some(q.into()),
-            limit: 50,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                q: Some(q.into()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let mut n: Vec<String> = page.items.into_iter().filter_map(|c| c.name).collect();

@@ -224,10 +224,13 @@ async fn leads_dedupe_customers_and_record_conflicts(s: Store) {
     with_email.email = Some("deniz@example.com".into());
     s.apply_lead(&lead("3", with_email)).await.unwrap();
     let page = s
-        .list_customers(&CustomerFilter {
-            limit: 10,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -249,38 +252,50 @@ async fn leads_dedupe_customers_and_record_conflicts(s: Store) {
     assert_eq!(d.leads.len(), 4, "attached to the phone match");
     assert_eq!(d.possible_duplicates.len(), 1);
     let found = s
-        .list_customers(&CustomerFilter {
-            phone: normalize_phone("905321234567", "TR"),
-            limit: 10,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                phone: normalize_phone("905321234567", "TR"),
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(found.items.len(), 1);
     let by_email = s
-        .list_customers(&CustomerFilter {
-            email: Some("other@example.com".into()),
-            limit: 10,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                email: Some("other@example.com".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(by_email.items.len(), 1);
     assert_ne!(by_email.items[0].id, id);
     // Keyset pagination walks every customer once.
     let first = s
-        .list_customers(&CustomerFilter {
-            limit: 1,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                limit: 1,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let second = s
-        .list_customers(&CustomerFilter {
-            limit: 1,
-            cursor: first.next_cursor.clone(),
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                limit: 1,
+                cursor: first.next_cursor.clone(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(second.items.len(), 1);
@@ -301,10 +316,13 @@ async fn concurrent_leads_for_one_number_make_one_customer(s: Store) {
         t.await.unwrap().unwrap();
     }
     let page = s
-        .list_customers(&CustomerFilter {
-            limit: 100,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -367,10 +385,13 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
         .await
         .unwrap();
     let page = s
-        .list_customers(&CustomerFilter {
-            limit: 10,
-            ..Default::default()
-        })
+        .list_customers(
+            &crm_domain::access::CustomerScope::Everything,
+            &CustomerFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -412,10 +433,13 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
 
 /// The newest customer's id.
 async fn first_customer_id(s: &Store) -> CustomerId {
-    s.list_customers(&CustomerFilter {
-        limit: 1,
-        ..Default::default()
-    })
+    s.list_customers(
+        &crm_domain::access::CustomerScope::Everything,
+        &CustomerFilter {
+            limit: 1,
+            ..Default::default()
+        },
+    )
     .await
     .unwrap()
     .items[0]
@@ -565,30 +589,27 @@ async fn card_moves_are_conditional(s: Store) {
 
 async fn tokens_authenticate_hashed(s: Store) {
     let hash = crm_domain::auth::hash_password("a long passphrase").unwrap();
-    let uid = s
-        .create_user("agent@example.com", &hash, crm_domain::auth::Role::Agent)
-        .await
-        .unwrap();
-    assert!(
-        s.create_user("agent@example.com", &hash, crm_domain::auth::Role::Agent)
-            .await
-            .is_err()
-    );
+    let sales = crm_domain::ids::RoleId::new("sales");
+    let agent = || crm_store::NewUser {
+        email: "agent@example.com",
+        name: None,
+        password_hash: &hash,
+        role: &sales,
+        must_change_password: false,
+    };
+    let uid = s.create_user(agent()).await.unwrap();
+    assert!(s.create_user(agent()).await.is_err());
     let (_, token) = s.create_token("svc", None, TokenScope::Full).await.unwrap();
     let p = s.authenticate_token(&token).await.unwrap().unwrap();
-    assert_eq!(p.role, crm_domain::auth::Role::Admin);
+    assert!(p.actor.is_admin() && p.user().is_none());
     assert_eq!(p.scope, TokenScope::Full);
     let (user_token_id, user_token) = s
-        .create_token(
-            "mine",
-            Some((&uid, crm_domain::auth::Role::Agent)),
-            TokenScope::Full,
-        )
+        .create_token("mine", Some(&uid), TokenScope::Full)
         .await
         .unwrap();
     let p = s.authenticate_token(&user_token).await.unwrap().unwrap();
-    assert_eq!(p.user_id.as_deref(), Some(uid.as_str()));
-    assert_eq!(p.role, crm_domain::auth::Role::Agent);
+    assert_eq!(p.user(), Some(&uid));
+    assert_eq!(p.actor.role, sales);
     assert!(s.authenticate_token("crm_nope").await.unwrap().is_none());
 
     // A scoped service token carries its scope; a listing never shows a token.
@@ -598,20 +619,27 @@ async fn tokens_authenticate_hashed(s: Store) {
         .unwrap();
     let p = s.authenticate_token(&intake).await.unwrap().unwrap();
     assert_eq!(p.scope, TokenScope::Intake);
-    let listed = s.list_tokens().await.unwrap();
+    let listed = s.list_tokens(None).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[0].id, intake_id);
     assert_eq!(listed[0].scope, TokenScope::Intake);
     let mine = listed.iter().find(|t| t.id == user_token_id).unwrap();
     assert_eq!(mine.user_email.as_deref(), Some("agent@example.com"));
     assert!(!format!("{listed:?}").contains(&user_token));
+    assert_eq!(s.list_tokens(Some(&uid)).await.unwrap().len(), 1);
 
-    // Revoked tokens stop at once; revoking twice is no error, an unknown id is.
-    assert!(s.revoke_token(&intake_id).await.unwrap());
-    assert!(!s.revoke_token(&intake_id).await.unwrap());
+    // Revoked tokens stop at once; revoking twice is no error, an unknown id
+    // is, and so is someone else's token for a user revoking their own.
+    assert!(matches!(
+        s.revoke_token(&intake_id, Some(&uid)).await,
+        Err(crm_store::StoreError::NotFound)
+    ));
+    assert!(s.revoke_token(&intake_id, None).await.unwrap());
+    assert!(!s.revoke_token(&intake_id, None).await.unwrap());
     assert!(s.authenticate_token(&intake).await.unwrap().is_none());
     assert!(matches!(
-        s.revoke_token("01NOPE").await,
+        s.revoke_token(&crm_domain::ids::TokenId::new("01NOPE"), None)
+            .await,
         Err(crm_store::StoreError::NotFound)
     ));
 
