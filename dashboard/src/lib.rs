@@ -1,3 +1,29 @@
-//! Staff web UI: server-rendered pages over the same store and permissions as
-//! the JSON API. Empty until the dashboard issue; the intake spine exposes what
-//! it will build on (`/api/v1`, the `/api/v1/events` stream, `core::auth`).
+//! Staff web UI: server-rendered pages in Turkish and English, light, dark or
+//! following the system, over plain data structs.
+//!
+//! This crate depends on no other crate of the workspace: the caller (the
+//! API's router) reads the store and the session, fills a page struct from
+//! [`pages`], and returns it (every page implements `IntoResponse`).
+//!
+//! - [`i18n`]: [`Lang`], [`Theme`], the [`Tr`] translator over the compiled-in
+//!   catalogs (`locales/{tr,en}/main.ftl`), [`format_count`].
+//! - [`assets`]: `app.css`, `app.js` and the favicon embedded with
+//!   content-hashed names; [`assets::router`] serves them under `/static`.
+//! - [`pages`]: [`Layout`] (what every page carries) and one struct per page.
+//! - [`preview_router`]: every page with made-up data at `/preview/{page}`,
+//!   for screenshots and the browser smoke test.
+
+pub mod assets;
+pub mod i18n;
+pub mod pages;
+mod preview;
+
+pub use assets::Assets;
+pub use i18n::{Lang, Msg, Theme, Tr, format_count};
+pub use pages::{
+    ChangePasswordPage, CustomerRow, ErrorKind, ErrorPage, FieldError, FieldErrors, HomePage,
+    Layout, LoginError, LoginPage, Module, NavItem, PreferencesPage, RenderError, ResetPage,
+    SearchPage, SetupPage, ShellUser, TIME_ZONES, TimeZoneChoice, Toast, ToastKind, html, render,
+    respond,
+};
+pub use preview::{PREVIEW_PAGES, preview_router};
