@@ -322,6 +322,15 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Whether `field` gets `autofocus`: the first field with a problem, or
+    /// `first` when there is none.
+    pub fn focus(&self, field: &str, first: &str) -> bool {
+        match self.0.first() {
+            Some((f, _)) => *f == field,
+            None => field == first,
+        }
+    }
+
     /// The translated message for `field`, if it has a problem.
     pub fn text(&self, tr: &Tr, field: &str) -> Option<String> {
         self.get(field).map(|e| tr.msg(&e.msg()))

@@ -240,7 +240,10 @@ async fn slash_focuses_search_and_relative_times_use_the_page_language() {
 async fn screenshots() {
     let Some(driver) = driver() else { return };
     let base = app().await;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    let dir = std::env::var_os("CRM_SCREENSHOT_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
+        PathBuf::from,
+    );
     let lang = std::env::var("CRM_SCREENSHOT_LANG").unwrap_or_else(|_| "tr".into());
     let pages: Vec<String> = std::env::var("CRM_SCREENSHOT_PAGES")
         .map(|s| s.split(',').map(str::to_owned).collect())
@@ -258,6 +261,20 @@ async fn screenshots() {
                 b.screenshot(&dir.join(format!("{page}-{theme}-{device}.png")), size)
                     .await;
             }
+        }
+        // The shell with its menu open: the user menu on a laptop, the drawer on a phone.
+        let (opener, shot) = if device == "laptop" {
+            (".user-button", "shell-menu")
+        } else {
+            (".nav-toggle", "shell-nav")
+        };
+        for theme in ["light", "dark"] {
+            b.goto(&format!("{base}/preview/home?lang={lang}&theme={theme}"))
+                .await;
+            let el = b.client.find(Locator::Css(opener)).await.unwrap();
+            el.click().await.unwrap();
+            b.screenshot(&dir.join(format!("{shot}-{theme}-{device}.png")), size)
+                .await;
         }
         b.close().await;
     }
