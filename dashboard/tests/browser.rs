@@ -131,6 +131,41 @@ async fn login_in_both_languages_and_themes() {
 }
 
 #[tokio::test]
+async fn every_page_keeps_aa_contrast_on_a_laptop() {
+    let Some(driver) = driver() else { return };
+    let base = app().await;
+    browser::run(&driver, LAPTOP, move |c| async move {
+        for page in crm_dashboard::PREVIEW_PAGES {
+            for theme in ["light", "dark"] {
+                c.goto(&format!("{base}/preview/{page}?lang=en&theme={theme}"))
+                    .await
+                    .unwrap();
+                let worst = js(&c, CONTRAST_JS).await;
+                let ratio = worst[0][0].as_f64().unwrap();
+                assert!(ratio >= 4.5, "{page}/{theme}: {worst}");
+                // placeholders count as text people must read
+                let ph = js(
+                    &c,
+                    &CONTRAST_JS.replace(
+                        "const out = [];",
+                        "const q = document.getElementById('global-search'); if (!q) return 99; \
+                     const fg = rgba(getComputedStyle(q, '::placeholder').color), b = bg(q); \
+                     const l1 = lum(fg), l2 = lum(b); \
+                     return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);",
+                    ),
+                )
+                .await;
+                assert!(
+                    ph.as_f64().unwrap() >= 4.5,
+                    "{page}/{theme}: placeholder {ph}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn system_theme_follows_the_media_query() {
     let Some(driver) = driver() else { return };
     let base = app().await;
