@@ -28,7 +28,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn find(env: &str, default: &str, name: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.exists().then_some(p);
     }
     if Path::new(default).exists() {
         return Some(PathBuf::from(default));
