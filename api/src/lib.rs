@@ -5,7 +5,7 @@
 //! work to the store and the queue.
 
 pub mod auth;
-mod body_limit;
+pub mod body_limit;
 mod customers;
 pub mod error;
 pub mod holders;
@@ -133,9 +133,7 @@ pub fn router_with(state: AppState, request_timeout: Duration, pages: Router<App
 /// Reads a request body whose size the module's limit layer bounds: 413
 /// when it runs over (a chunked body announces no length up front), 400
 /// when it is malformed (broken chunked framing, a reset mid-body).
-pub(crate) async fn read_body(
-    body: axum::body::Body,
-) -> Result<axum::body::Bytes, error::ApiError> {
+pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, error::ApiError> {
     use http_body_util::BodyExt;
     match body.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

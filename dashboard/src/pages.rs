@@ -268,15 +268,25 @@ impl Theme {
 pub enum FieldError {
     Required,
     InvalidEmail,
-    PasswordTooShort { min: usize },
+    PasswordTooShort {
+        min: usize,
+    },
     PasswordMismatch,
     PasswordSameAsCurrent,
     InvalidSetupCode,
     WrongCurrentPassword,
+    /// Refused by the password policy: common, personal, a pattern, too long.
+    PasswordWeak {
+        key: &'static str,
+    },
 }
 
 impl FieldError {
-    pub const ALL_KEYS: [&'static str; 7] = [
+    pub const ALL_KEYS: [&'static str; 11] = [
+        "err-password-common",
+        "err-password-personal",
+        "err-password-pattern",
+        "err-password-long",
         "err-required",
         "err-email",
         "err-password-short",
@@ -297,6 +307,7 @@ impl FieldError {
             FieldError::PasswordSameAsCurrent => Msg::new("err-password-same"),
             FieldError::InvalidSetupCode => Msg::new("err-setup-code"),
             FieldError::WrongCurrentPassword => Msg::new("err-current-password"),
+            FieldError::PasswordWeak { key } => Msg::new(key),
         }
     }
 }
@@ -338,7 +349,7 @@ impl FieldErrors {
 }
 
 /// The shortest password the forms ask for, unless the caller says otherwise.
-pub const DEFAULT_PASSWORD_MIN: usize = 12;
+pub const DEFAULT_PASSWORD_MIN: usize = 10;
 
 fn password_hint(tr: &Tr, min: usize) -> String {
     tr.t_args("password-hint", &[("min", &min.to_string())])
