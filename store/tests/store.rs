@@ -7,7 +7,8 @@ use crm_domain::ids::{CustomerId, EventId, StageId};
 use crm_domain::inbound::{EventSource, InboundStatus, Processed};
 use crm_domain::model::EventKind;
 use crm_domain::model::{
-    Action, Channel, ContactInput, Direction, LeadInput, MessageInput, ReceiptInput, StatusInput,
+    Action, Channel, ContactInput, Direction, IdentityKind, LeadInput, MessageInput, ReceiptInput,
+    StatusInput,
 };
 use crm_domain::phone::normalize_phone;
 use crm_domain::rules::MessageStatus;
@@ -435,7 +436,12 @@ fn messenger(mid: &str, direction: &str, sent_at: i64) -> MessageInput {
         payload: json!({}),
         sent_at,
         contact: ContactInput {
-            channel_identity: Some(("messenger:104938271650432".into(), "7281900001".into())),
+            channel_identity: Some((
+                IdentityKind::Messenger {
+                    page_id: "104938271650432".into(),
+                },
+                "7281900001".into(),
+            )),
             ..Default::default()
         },
         referral_lead: None,
