@@ -145,14 +145,60 @@ fn chown_tree(dir: &Path, user: &str) {
     }
 }
 
+/// Why a tool run failed: it could not be started or waited for, or it ran
+/// and failed (or was killed at its deadline), with what it printed.
+#[derive(Debug)]
+enum RunError {
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    Wait {
+        command: String,
+        source: std::io::Error,
+    },
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Spawn { command, source } => write!(f, "spawn {command}: {source}"),
+            RunError::Wait { command, source } => write!(f, "wait for {command}: {source}"),
+            RunError::Failed {
+                command,
+                status,
+                output,
+            } => write!(f, "{command}: {status}\n{output}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Spawn { source, .. } | RunError::Wait { source, .. } => Some(source),
+            RunError::Failed { .. } => None,
+        }
+    }
+}
+
 /// Runs a command to completion within `timeout`; its output on failure.
-fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
+fn run(mut cmd: Command, timeout: Duration) -> Result<(), RunError> {
+    let command = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+        .map_err(|source| RunError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
@@ -164,16 +210,22 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
             }
         }
     }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|source| RunError::Wait {
+        command: command.clone(),
+        source,
+    })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{cmd:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+        Err(RunError::Failed {
+            command,
+            status: out.status,
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })
     }
 }
 
@@ -470,7 +522,7 @@ impl Rabbit {
         }
     }
 
-    fn rabbitmqctl(&self, args: &[&str], timeout: Duration) -> Result<(), String> {
+    fn rabbitmqctl(&self, args: &[&str], timeout: Duration) -> Result<(), RunError> {
         let mut cmd = command_as("rabbitmq", &self.ctl, Some(&self.dir));
         Self::env(&mut cmd, &self.dir, &self.node)
             .args(["-n", &self.node])
