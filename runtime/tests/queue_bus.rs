@@ -14,6 +14,10 @@ use crm_runtime::config::QueueKind;
 use crm_runtime::queue::{EVENTS_PER_JOB, IngestJob, JobQueue, QueueBackend};
 use serde_json::json;
 
+// The black-box tests' temp folder guard, shared rather than copied.
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
+
 fn required() -> bool {
     std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
@@ -100,8 +104,7 @@ async fn push_and_consume(queue: JobQueue) {
 
 #[tokio::test]
 async fn sqlite_queue_pushes_and_delivers() {
-    let dir = std::env::temp_dir().join(format!("crm-queue-{}", crm_domain::util::new_id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch::temp_dir("queue");
     let url = format!("sqlite://{}/crm.db", dir.display());
     let q = JobQueue::connect(&QueueKind::Sqlite(url.clone()))
         .await

@@ -17,14 +17,6 @@ use serde_json::json;
 
 mod common;
 
-async fn sqlite() -> Store {
-    common::sqlite().await.0
-}
-
-async fn postgres() -> Option<Store> {
-    common::postgres().await.map(|(s, _)| s)
-}
-
 fn phone(p: &str) -> ContactInput {
     ContactInput {
         phone: normalize_phone(p, "TR"),
@@ -48,11 +40,12 @@ fn lead(ext: &str, contact: ContactInput) -> LeadInput {
 
 macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {
+        // Each test holds its database until it ends, then it goes.
         mod on_sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await; })*
+            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
         }
         mod on_postgres {
-            $(#[tokio::test] async fn $name() { if let Some(s) = super::postgres().await { super::$name(s).await; } })*
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
         }
     };
 }

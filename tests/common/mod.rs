@@ -13,6 +13,7 @@ use serde_json::Value;
 
 #[allow(dead_code, reason = "only restart.rs starts engines of its own")]
 pub mod engines;
+pub mod scratch;
 
 pub const APP_SECRET: &str = "test_app_secret_123";
 pub const VERIFY_TOKEN: &str = "crm-verify-7Qx2";
@@ -26,7 +27,8 @@ fn launcher(log_level: String, env: &HashMap<String, String>) -> Launcher {
         .envs(env.clone())
 }
 
-pub use engines::{TempDir, services_required, temp_dir};
+pub use engines::services_required;
+pub use scratch::{TempDir, temp_dir};
 
 /// Skips (returns false) when `addr` is not listening, unless services are required.
 #[allow(dead_code, reason = "only scaleout.rs needs external services")]
@@ -41,76 +43,6 @@ pub fn service_up(name: &str, addr: &str) -> bool {
         eprintln!("SKIP: {name} not reachable at {addr}");
     }
     ok
-}
-
-/// A PostgreSQL database of one test's own, dropped when the test ends.
-#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
-pub struct PgDatabase {
-    /// The server's URL, its own database (where `CREATE`/`DROP` run).
-    server: String,
-    name: String,
-    pub url: String,
-}
-
-#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
-impl PgDatabase {
-    /// A new empty database `<prefix>_<ulid>` on the server at `server`.
-    pub async fn create(server: &str, prefix: &str) -> PgDatabase {
-        use sqlx::Connection;
-        let name = format!("{prefix}_{}", crm_domain::util::new_id().to_lowercase());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let url = match server.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("bad pg url"),
-        };
-        PgDatabase {
-            server: server.to_string(),
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    /// From a fresh connection on a thread and runtime of its own: drop runs
-    /// inside the test's runtime, which cannot be blocked on. `FORCE` ends
-    /// the connections the test's processes and pools still hold.
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&server)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
-            Err(_) => eprintln!("could not drop test database {}: panicked", self.name),
-        }
-    }
 }
 
 /// A running `crm <role>`; killed when dropped, then its folder (if it owns

@@ -17,7 +17,12 @@ use crm_runtime::metrics::Scrape;
 use crm_runtime::queue::JobQueue;
 use crm_store::Store;
 use crm_workers::{EventApplier, Job, JobError, RunError, WorkerCtx, Workers, push};
+use scratch::temp_dir;
 use serde::{Deserialize, Serialize};
+
+// The black-box tests' temp folder guard, shared rather than copied.
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
 
 /// Runs per tag, across every test of this file (tags are unique per test).
 static RUNS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
@@ -53,12 +58,6 @@ impl Job for Impostor {
     async fn run(_: &WorkerCtx, _: Tag) -> Result<(), JobError> {
         Ok(())
     }
-}
-
-fn temp_dir(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-{what}-{}", crm_domain::util::new_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 async fn ctx(dir: &std::path::Path) -> Arc<WorkerCtx> {
