@@ -27,8 +27,7 @@ use crm_domain::card::{CardAt, MoveDecision, TargetStage, decide_move};
 use crm_domain::ids::{CardId, CustomerId, PipelineId, StageId};
 use crm_domain::matching::KnownCustomer;
 use crm_domain::model::{
-    Action, DomainEvent, EventKind, IdentityKind, LeadInput, MessageInput, ReceiptInput, StageRef,
-    StatusInput,
+    Action, DomainEvent, EventKind, IdentityKind, LeadInput, ReceiptInput, StageRef, StatusInput,
 };
 use crm_domain::plan::{
     IdentityKey, Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan,
@@ -74,14 +73,6 @@ impl Store {
 
     pub async fn apply_lead(&self, lead: &LeadInput) -> StoreResult<Vec<DomainEvent>> {
         self.apply_action(&Action::Lead(lead.clone())).await
-    }
-
-    pub async fn apply_message(&self, msg: &MessageInput) -> StoreResult<Vec<DomainEvent>> {
-        self.apply_action(&Action::Message(msg.clone())).await
-    }
-
-    pub async fn apply_status(&self, st: &StatusInput) -> StoreResult<Vec<DomainEvent>> {
-        self.apply_action(&Action::Status(st.clone())).await
     }
 
     async fn apply_batch(

@@ -345,19 +345,19 @@ fn status(wamid: &str, st: &str) -> StatusInput {
 
 async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
     // A status that arrives before its message is kept and applied later.
-    s.apply_status(&status("wamid.OUT", "delivered"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "delivered")))
         .await
         .unwrap();
-    s.apply_message(&wa_message("wamid.IN", "inbound"))
+    s.apply_action(&Action::Message(wa_message("wamid.IN", "inbound")))
         .await
         .unwrap();
     assert!(
-        s.apply_message(&wa_message("wamid.IN", "inbound"))
+        s.apply_action(&Action::Message(wa_message("wamid.IN", "inbound")))
             .await
             .unwrap()
             .is_empty()
     );
-    s.apply_message(&wa_message("wamid.OUT", "outbound"))
+    s.apply_action(&Action::Message(wa_message("wamid.OUT", "outbound")))
         .await
         .unwrap();
     let page = s
@@ -379,22 +379,28 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
     let msgs = s.messages(&convs[0].id, 10).await.unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(out(&msgs).map(MessageStatus::as_str), Some("delivered"));
-    s.apply_status(&status("wamid.OUT", "sent")).await.unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "sent")))
+        .await
+        .unwrap();
     assert_eq!(
         out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("delivered"),
         "never backwards"
     );
-    s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
-    s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "read")))
+        .await
+        .unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "read")))
+        .await
+        .unwrap();
     assert_eq!(
         out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("read")
     );
-    s.apply_status(&status("wamid.OUT", "failed"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "failed")))
         .await
         .unwrap();
-    s.apply_status(&status("wamid.OUT", "played"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "played")))
         .await
         .unwrap();
     assert_eq!(
@@ -448,16 +454,18 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
         ("m_out2", "outbound", 2_000),
         ("m_out3", "outbound", 3_000),
     ] {
-        s.apply_message(&messenger(mid, dir, at)).await.unwrap();
+        s.apply_action(&Action::Message(messenger(mid, dir, at)))
+            .await
+            .unwrap();
     }
-    s.apply_status(&StatusInput {
+    s.apply_action(&Action::Status(StatusInput {
         channel: Channel::Messenger,
         external_id: "m_out2".into(),
         status: "failed".into(),
         occurred_at: 2_100,
         error_code: Some(551),
         payload: json!({}),
-    })
+    }))
     .await
     .unwrap();
     let receipt = |status: &str, up_to: i64| {
