@@ -10,7 +10,8 @@ mod pg;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Api, Crm, TempDir, flood, service_up, wa_body, wait_counts};
+use common::scratch::service_up;
+use common::{Api, Crm, TempDir, flood, wa_body, wait_counts};
 use futures::StreamExt;
 use pg::PgDatabase;
 use serde_json::{Value, json};

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The black-box tests' engine and folder guards, shared rather than copied.
-#[allow(dead_code)]
 #[path = "../../tests/common/engines.rs"]
 mod engines;
 #[path = "../../tests/common/scratch.rs"]

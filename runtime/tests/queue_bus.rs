@@ -12,25 +12,12 @@ use crm_domain::model::{DomainEvent, EventKind};
 use crm_runtime::bus::EventBus;
 use crm_runtime::config::QueueKind;
 use crm_runtime::queue::{EVENTS_PER_JOB, IngestJob, JobQueue, QueueBackend};
+use scratch::service_up;
 use serde_json::json;
 
 // The black-box tests' temp folder guard, shared rather than copied.
 #[path = "../../tests/common/scratch.rs"]
 mod scratch;
-
-fn required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-fn reachable(name: &str, addr: &str) -> bool {
-    let ok = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
-        .is_ok();
-    if !ok {
-        assert!(!required(), "{name} at {addr} required but unreachable");
-        eprintln!("SKIP: {name} not reachable at {addr}");
-    }
-    ok
-}
 
 type Seen = Arc<Mutex<Vec<EventId>>>;
 
@@ -117,7 +104,7 @@ async fn sqlite_queue_pushes_and_delivers() {
 
 #[tokio::test]
 async fn redis_queue_pushes_and_delivers() {
-    if !reachable("Redis", "127.0.0.1:6379") {
+    if !service_up("Redis", "127.0.0.1:6379") {
         return;
     }
     // Its own database index: other runs' workers must not take these jobs.
@@ -180,7 +167,7 @@ async fn in_process_bus_delivers_to_every_subscriber() {
 
 #[tokio::test]
 async fn rabbitmq_bus_reaches_every_api_process() {
-    if !reachable("RabbitMQ", "127.0.0.1:5672") {
+    if !service_up("RabbitMQ", "127.0.0.1:5672") {
         return;
     }
     let url = std::env::var("CRM_TEST_AMQP_URL")

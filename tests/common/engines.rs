@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 // Every includer declares `scratch.rs` beside this module.
-use super::scratch::{TempDir, temp_dir};
+use super::scratch::{TempDir, services_required, temp_dir};
 
 /// A free port on the loopback interface (the OS picks it).
 pub fn free_port() -> u16 {
@@ -19,11 +19,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Whether an external service is required (CI) or may be skipped (laptop).
-pub fn services_required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
 /// Looks for `name` in the PATH, then in `extra` folders (distributions keep
@@ -225,6 +220,7 @@ pub struct Postgres {
     pg_ctl: PathBuf,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Postgres {
     /// `initdb` and `pg_ctl`, and the OS user to run them as (as root).
     fn tools() -> Option<(PathBuf, PathBuf)> {
@@ -315,6 +311,7 @@ pub struct Redis {
     child: Mutex<Option<Child>>,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Redis {
     fn tool() -> Option<PathBuf> {
         find_tool("redis-server", &[], &[]).or_else(|| missing("Redis (redis-server)"))
@@ -509,6 +506,10 @@ impl Rabbit {
     }
 
     /// `stop_app`, `down` of outage, `start_app`.
+    #[allow(
+        dead_code,
+        reason = "bus_reconnect.rs stops and starts the node itself"
+    )]
     pub fn restart(&self, down: Duration) {
         self.stop_app();
         std::thread::sleep(down);
@@ -543,12 +544,14 @@ impl Drop for Rabbit {
 }
 
 /// All three, started side by side (RabbitMQ takes the longest).
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 pub struct Engines {
     pub pg: Postgres,
     pub redis: Redis,
     pub rabbit: Rabbit,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Engines {
     /// None (skip) when a tool is missing and services are not required.
     pub fn start() -> Option<Engines> {

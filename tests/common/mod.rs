@@ -2,6 +2,8 @@
 //! process module, as the bench starts them) on free ports with their own
 //! data folders, spoken to over HTTP. Every suite uses part of it; what some
 //! suites do not use carries a narrow `allow(dead_code)` saying who does.
+//! Engines of a test's own (`engines.rs`) and PostgreSQL databases
+//! (`pg.rs`) are included by the suites that start them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -11,8 +13,6 @@ use std::time::{Duration, Instant};
 use crm_tools::process::{Launcher, Log, Process};
 use serde_json::Value;
 
-#[allow(dead_code, reason = "only restart.rs starts engines of its own")]
-pub mod engines;
 pub mod scratch;
 
 pub const APP_SECRET: &str = "test_app_secret_123";
@@ -27,23 +27,7 @@ fn launcher(log_level: String, env: &HashMap<String, String>) -> Launcher {
         .envs(env.clone())
 }
 
-pub use engines::services_required;
 pub use scratch::{TempDir, temp_dir};
-
-/// Skips (returns false) when `addr` is not listening, unless services are required.
-#[allow(dead_code, reason = "only scaleout.rs needs external services")]
-pub fn service_up(name: &str, addr: &str) -> bool {
-    let ok = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
-        .is_ok();
-    if !ok {
-        assert!(
-            !services_required(),
-            "{name} at {addr} is required (CRM_REQUIRE_SERVICES=1) but not reachable"
-        );
-        eprintln!("SKIP: {name} not reachable at {addr}");
-    }
-    ok
-}
 
 /// A running `crm <role>`; killed when dropped, then its folder (if it owns
 /// one) removed.
@@ -210,7 +194,7 @@ impl Api {
 }
 
 /// A WhatsApp text webhook for a distinct person `i` of run `run`.
-#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
+#[allow(dead_code, reason = "crash.rs, restart.rs and scaleout.rs only")]
 pub fn wa_body(run: u64, i: u64) -> Vec<u8> {
     let phone = format!("90535{:07}", (run * 7919 + i) % 10_000_000);
     serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "730194857362910", "changes": [{"field": "messages", "value": {
@@ -258,7 +242,7 @@ pub async fn flood(base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> Vec<
 }
 
 /// Counts rows of the effect tables straight from the database.
-#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
+#[allow(dead_code, reason = "crash.rs, restart.rs and scaleout.rs only")]
 pub async fn db_counts(url: &str) -> HashMap<String, i64> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();

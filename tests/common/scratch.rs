@@ -1,8 +1,35 @@
-//! A folder of one test's own, removed when the test ends (passed or
-//! failed). Every test tree includes this one file by `#[path]` rather than
-//! keeping a copy.
+//! What every test tree shares: whether outside services are required,
+//! whether one is up, and a folder of one test's own, removed when the test
+//! ends (passed or failed). Each tree includes this one file by `#[path]`
+//! rather than keeping a copy.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Whether an outside service is required (CI) or may be skipped (laptop).
+pub fn services_required() -> bool {
+    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Whether `addr` listens; a skip (false, with the reason printed) when it
+/// does not, a panic instead when services are required.
+#[allow(
+    dead_code,
+    reason = "only suites on the machine's shared services look for them"
+)]
+pub fn service_up(name: &str, addr: &str) -> bool {
+    let ok = addr
+        .parse()
+        .is_ok_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    if !ok {
+        assert!(
+            !services_required(),
+            "{name} at {addr} is required (CRM_REQUIRE_SERVICES=1) but not reachable"
+        );
+        eprintln!("SKIP: {name} not reachable at {addr}");
+    }
+    ok
+}
 
 /// A folder for one test, removed when dropped.
 pub struct TempDir(PathBuf);

@@ -17,7 +17,7 @@ use crm_runtime::metrics::Scrape;
 use crm_runtime::queue::JobQueue;
 use crm_store::Store;
 use crm_workers::{EventApplier, Job, JobError, RunError, WorkerCtx, Workers, push};
-use scratch::temp_dir;
+use scratch::{service_up, temp_dir};
 use serde::{Deserialize, Serialize};
 
 // The black-box tests' temp folder guard, shared rather than copied.
@@ -150,17 +150,7 @@ async fn test_job_runs_once_per_push_on_sqlite_beside_ingest() {
 #[tokio::test]
 async fn test_job_runs_once_per_push_on_redis() {
     let redis = std::env::var("CRM_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-    let up = std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:6379".parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .is_ok();
-    if !up {
-        assert!(
-            std::env::var("CRM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "Redis required but unreachable"
-        );
-        eprintln!("SKIP: Redis not reachable");
+    if !service_up("Redis", "127.0.0.1:6379") {
         return;
     }
     // A database index no other test flushes (they use 1–14), and no ingest

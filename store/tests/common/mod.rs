@@ -2,7 +2,7 @@
 //! database per test when one is reachable (required under
 //! CRM_REQUIRE_SERVICES=1, skipped with a printed reason otherwise). Either
 //! goes when the test ends.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_store::Store;
 
@@ -12,14 +12,11 @@ mod pg;
 #[path = "../../../tests/common/scratch.rs"]
 mod scratch;
 
-pub fn required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
 /// A migrated store of one test's own and its URL; the SQLite file's folder
 /// or the PostgreSQL database goes when this is dropped.
 pub struct TestStore {
     pub store: Store,
+    #[allow(dead_code, reason = "store.rs reads through the store alone")]
     pub url: String,
     // Fields drop in order: the store's pools before what they live in.
     _folder: Option<scratch::TempDir>,
@@ -55,7 +52,10 @@ pub async fn postgres() -> Option<TestStore> {
     let db = match pg::PgDatabase::create(&server, "crm_store").await {
         Ok(db) => db,
         Err(e) => {
-            assert!(!required(), "PostgreSQL required but unreachable: {e}");
+            assert!(
+                !scratch::services_required(),
+                "PostgreSQL required but unreachable: {e}"
+            );
             eprintln!("SKIP PostgreSQL store tests: {e}");
             return None;
         }
