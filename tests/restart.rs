@@ -8,13 +8,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+// engines.rs finds `scratch` beside it: here, the harness's own.
+use common::scratch;
+#[path = "common/engines.rs"]
+mod engines;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::engines::Engines;
 use common::{Crm, wa_body};
+use engines::Engines;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;

@@ -4,12 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/pg.rs"]
+mod pg;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Api, Crm, PgDatabase, TempDir, flood, service_up, wa_body, wait_counts};
+use common::scratch::service_up;
+use common::{Api, Crm, TempDir, flood, wa_body, wait_counts};
 use futures::StreamExt;
+use pg::PgDatabase;
 use serde_json::{Value, json};
 
 fn url(var: &str, default: &str) -> String {
@@ -28,7 +32,9 @@ async fn fresh_env() -> Option<(HashMap<String, String>, PgDatabase, TempDir)> {
     {
         return None;
     }
-    let db = PgDatabase::create(&pg, "crm_scaleout").await;
+    let db = PgDatabase::create(&pg, "crm_scaleout")
+        .await
+        .expect("a database of this test's own");
     // A Redis database of its own, emptied: parallel runs must not share jobs.
     let index = 1 + (std::process::id() % 14);
     let redis_url = format!("{}/{index}", redis.trim_end_matches('/'));

@@ -579,6 +579,28 @@ struct WaCtx {
 
 const WA_FIELD: Option<&str> = Some("messages");
 
+/// Why a WhatsApp message or status item is ignored; the text is the
+/// [`Ignored::reason`] kept with the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+enum WaItemError {
+    #[error("message item is not an object")]
+    MessageNotObject,
+    #[error("message without id")]
+    MessageWithoutId,
+    #[error("message without a valid timestamp")]
+    MessageWithoutTimestamp,
+    #[error("message without wa_id/from or user_id")]
+    MessageWithoutSender,
+    #[error("status item is not an object")]
+    StatusNotObject,
+    #[error("status without id")]
+    StatusWithoutId,
+    #[error("status without status")]
+    StatusWithoutStatus,
+    #[error("status without a valid timestamp")]
+    StatusWithoutTimestamp,
+}
+
 fn parse_wa_value(sink: &mut Sink<'_>, entry_id: Option<&str>, value: &Value) {
     let messages = json::array(value.get("messages"));
     let statuses = json::array(value.get("statuses"));
@@ -609,13 +631,13 @@ fn parse_wa_value(sink: &mut Sink<'_>, entry_id: Option<&str>, value: &Value) {
     for item in messages {
         match parse_wa_message(&ctx, contacts, item) {
             Ok(m) => sink.push(InboundItem::WhatsAppMessage(m)),
-            Err(reason) => sink.ignore(WA_FIELD, reason),
+            Err(reason) => sink.ignore(WA_FIELD, reason.to_string()),
         }
     }
     for item in statuses {
         match parse_wa_status(&ctx, item) {
             Ok(s) => sink.push(InboundItem::WhatsAppStatus(s)),
-            Err(reason) => sink.ignore(WA_FIELD, reason),
+            Err(reason) => sink.ignore(WA_FIELD, reason.to_string()),
         }
     }
 }
@@ -649,12 +671,16 @@ fn match_contact<'a>(
         })
 }
 
-fn parse_wa_message(ctx: &WaCtx, contacts: &[Value], item: &Value) -> Result<WaMessage, String> {
+fn parse_wa_message(
+    ctx: &WaCtx,
+    contacts: &[Value],
+    item: &Value,
+) -> Result<WaMessage, WaItemError> {
     if !item.is_object() {
-        return Err("message item is not an object".into());
+        return Err(WaItemError::MessageNotObject);
     }
-    let wamid = json::string(item.get("id")).ok_or("message without id")?;
-    let timestamp = json::int(item.get("timestamp")).ok_or("message without a valid timestamp")?;
+    let wamid = json::string(item.get("id")).ok_or(WaItemError::MessageWithoutId)?;
+    let timestamp = json::int(item.get("timestamp")).ok_or(WaItemError::MessageWithoutTimestamp)?;
     let kind = json::string(item.get("type")).unwrap_or_else(|| "unknown".to_owned());
 
     let from = json::id(item.get("from"));
@@ -665,7 +691,7 @@ fn parse_wa_message(ctx: &WaCtx, contacts: &[Value], item: &Value) -> Result<WaM
         .and_then(|c| json::string(c.get("user_id")))
         .or(from_user_id);
     if wa_id.is_none() && user_id.is_none() {
-        return Err("message without wa_id/from or user_id".into());
+        return Err(WaItemError::MessageWithoutSender);
     }
     let profile_name = contact.and_then(|c| json::string(json::path(c, &["profile", "name"])));
 
@@ -787,13 +813,13 @@ fn interactive_summary(iv: Option<&Value>) -> Option<String> {
     }
 }
 
-fn parse_wa_status(ctx: &WaCtx, item: &Value) -> Result<WaStatus, String> {
+fn parse_wa_status(ctx: &WaCtx, item: &Value) -> Result<WaStatus, WaItemError> {
     if !item.is_object() {
-        return Err("status item is not an object".into());
+        return Err(WaItemError::StatusNotObject);
     }
-    let wamid = json::string(item.get("id")).ok_or("status without id")?;
-    let status = json::string(item.get("status")).ok_or("status without status")?;
-    let timestamp = json::int(item.get("timestamp")).ok_or("status without a valid timestamp")?;
+    let wamid = json::string(item.get("id")).ok_or(WaItemError::StatusWithoutId)?;
+    let status = json::string(item.get("status")).ok_or(WaItemError::StatusWithoutStatus)?;
+    let timestamp = json::int(item.get("timestamp")).ok_or(WaItemError::StatusWithoutTimestamp)?;
     let first_error = json::array(item.get("errors")).first();
     Ok(WaStatus {
         phone_number_id: ctx.phone_number_id.clone(),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::ContactInput;
+use crate::model::{ContactInput, IdentityKind};
 
 /// Decision for attaching an incoming lead/contact to existing customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,15 +58,20 @@ pub fn decide_match<Id: Clone + PartialEq>(
 /// each kind of identifier: the first key of its kind (in the order given)
 /// that has an owner. Feeds `decide_match` as (phone, e-mail, channel).
 pub fn pick_matches(
-    keys: &[(String, String)],
-    owners: &HashMap<(String, String), String>,
+    keys: &[(IdentityKind, String)],
+    owners: &HashMap<(IdentityKind, String), String>,
 ) -> (Option<String>, Option<String>, Option<String>) {
     let (mut by_phone, mut by_email, mut by_channel) = (None, None, None);
     for key in keys {
-        let slot = match key.0.as_str() {
-            "phone" => &mut by_phone,
-            "email" => &mut by_email,
-            _ => &mut by_channel,
+        // Every kind but phone and e-mail is a channel's own id (a phone-less
+        // lead's leadgen id too); listed, not `_`, so a new kind must choose.
+        let slot = match key.0 {
+            IdentityKind::Phone => &mut by_phone,
+            IdentityKind::Email => &mut by_email,
+            IdentityKind::WaUser
+            | IdentityKind::MetaLead
+            | IdentityKind::Messenger { .. }
+            | IdentityKind::Instagram { .. } => &mut by_channel,
         };
         if slot.is_none() {
             *slot = owners.get(key).cloned();
@@ -176,28 +181,34 @@ mod tests {
         assert_eq!(decide_match(Some(1), Some(2), Some(3)), Existing(3));
     }
 
-    fn key(kind: &str, value: &str) -> (String, String) {
-        (kind.to_string(), value.to_string())
+    fn key(kind: IdentityKind, value: &str) -> (IdentityKind, String) {
+        (kind, value.to_string())
     }
 
     #[test]
     fn pick_matches_takes_the_first_owned_key_of_each_kind() {
         let keys = vec![
-            key("wa_user", "US.1"),
-            key("phone", "+5511987654321"),
-            key("phone", "+551187654321"),
-            key("email", "a@b.co"),
+            key(IdentityKind::WaUser, "US.1"),
+            key(IdentityKind::Phone, "+5511987654321"),
+            key(IdentityKind::Phone, "+551187654321"),
+            key(IdentityKind::Email, "a@b.co"),
         ];
         let mut owners = HashMap::new();
         assert_eq!(pick_matches(&keys, &owners), (None, None, None));
-        owners.insert(key("phone", "+551187654321"), "c-old".to_string());
-        owners.insert(key("email", "a@b.co"), "c-mail".to_string());
+        owners.insert(
+            key(IdentityKind::Phone, "+551187654321"),
+            "c-old".to_string(),
+        );
+        owners.insert(key(IdentityKind::Email, "a@b.co"), "c-mail".to_string());
         assert_eq!(
             pick_matches(&keys, &owners),
             (Some("c-old".into()), Some("c-mail".into()), None)
         );
-        owners.insert(key("phone", "+5511987654321"), "c-new".to_string());
-        owners.insert(key("wa_user", "US.1"), "c-wa".to_string());
+        owners.insert(
+            key(IdentityKind::Phone, "+5511987654321"),
+            "c-new".to_string(),
+        );
+        owners.insert(key(IdentityKind::WaUser, "US.1"), "c-wa".to_string());
         assert_eq!(
             pick_matches(&keys, &owners),
             (

@@ -30,6 +30,61 @@ closed_set!(
     }
 );
 
+/// What a customer identity is (`customer_identities.kind`), a closed set
+/// stored as text and converted at the store boundary only. Unlike the
+/// `closed_set!` enums, Messenger and Instagram kinds carry the page or
+/// account their ids are scoped to: one person has another PSID on another page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IdentityKind {
+    /// A phone number, in every form it may match by (`phone_match_keys`).
+    Phone,
+    /// A normalised e-mail address.
+    Email,
+    /// A WhatsApp business-scoped user id (BSUID).
+    WaUser,
+    /// A Lead Ads leadgen id: the key of a lead with neither phone nor e-mail.
+    MetaLead,
+    /// A Messenger PSID, stored as `messenger:{page_id}`.
+    Messenger { page_id: String },
+    /// An Instagram IGSID, stored as `instagram:{account_id}`.
+    Instagram { account_id: String },
+}
+
+impl IdentityKind {
+    /// The kind its stored text names; None for text we never write.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "phone" => Some(IdentityKind::Phone),
+            "email" => Some(IdentityKind::Email),
+            "wa_user" => Some(IdentityKind::WaUser),
+            "meta_lead" => Some(IdentityKind::MetaLead),
+            _ => match s.split_once(':')? {
+                ("messenger", page_id) => Some(IdentityKind::Messenger {
+                    page_id: page_id.to_string(),
+                }),
+                ("instagram", account_id) => Some(IdentityKind::Instagram {
+                    account_id: account_id.to_string(),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The stored text.
+impl std::fmt::Display for IdentityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentityKind::Phone => f.write_str("phone"),
+            IdentityKind::Email => f.write_str("email"),
+            IdentityKind::WaUser => f.write_str("wa_user"),
+            IdentityKind::MetaLead => f.write_str("meta_lead"),
+            IdentityKind::Messenger { page_id } => write!(f, "messenger:{page_id}"),
+            IdentityKind::Instagram { account_id } => write!(f, "instagram:{account_id}"),
+        }
+    }
+}
+
 /// How we know who someone is, as far as one inbound signal tells.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContactInput {
@@ -38,9 +93,9 @@ pub struct ContactInput {
     pub email: Option<String>,
     /// WhatsApp id as sent by Meta (digits); kept on the customer.
     pub wa_id: Option<String>,
-    /// A channel-scoped identity: (`wa_user`, BSUID), (`messenger:{page}`, PSID),
-    /// (`instagram:{account}`, IGSID).
-    pub channel_identity: Option<(String, String)>,
+    /// An identity of the channel's own (BSUID, PSID, IGSID, a phone-less
+    /// lead's leadgen id) and its value.
+    pub channel_identity: Option<(IdentityKind, String)>,
 }
 
 /// Campaign attribution carried by a lead, named as at intake and at Meta.
@@ -291,4 +346,38 @@ pub struct InboundEventView {
     pub processed_at: Option<i64>,
     pub content_type: Option<String>,
     pub size: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_kinds_round_trip_their_stored_text() {
+        let kinds = [
+            IdentityKind::Phone,
+            IdentityKind::Email,
+            IdentityKind::WaUser,
+            IdentityKind::MetaLead,
+            IdentityKind::Messenger {
+                page_id: "104938271650432".into(),
+            },
+            IdentityKind::Instagram {
+                account_id: "17841400000000001".into(),
+            },
+        ];
+        for k in kinds {
+            assert_eq!(IdentityKind::parse(&k.to_string()), Some(k));
+        }
+        assert_eq!(
+            IdentityKind::Messenger {
+                page_id: "104938271650432".into()
+            }
+            .to_string(),
+            "messenger:104938271650432"
+        );
+        for never_written in ["fax", "Phone", "whatsapp:418", "messenger", "wa_id"] {
+            assert_eq!(IdentityKind::parse(never_written), None, "{never_written}");
+        }
+    }
 }

@@ -22,16 +22,16 @@ use serde_json::{Value, json};
 use crate::ids::PipelineId;
 use crate::matching::{KnownCustomer, MatchDecision, decide_match, fields_to_fill, pick_matches};
 use crate::model::{
-    Action, Channel, ContactInput, Direction, DomainEvent, EventKind, LeadInput, MessageInput,
-    ReceiptInput, StageRef, StatusInput,
+    Action, Channel, ContactInput, Direction, DomainEvent, EventKind, IdentityKind, LeadInput,
+    MessageInput, ReceiptInput, StageRef, StatusInput,
 };
 use crate::phone::phone_match_keys;
 use crate::rules::{EarlyStatus, best_status};
 use crate::search::customer_tokens;
 use crate::util::new_id;
 
-/// (kind, value) of a customer identity: `("phone", "905321234567")`.
-pub type IdentityKey = (String, String);
+/// (kind, value) of a customer identity: `(Phone, "905321234567")`.
+pub type IdentityKey = (IdentityKind, String);
 /// (channel, external_id) of a message or delivery status.
 pub type MessageKey = (String, String);
 /// (source, external_id) of a lead.
@@ -76,7 +76,7 @@ pub struct CustomerRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentityRow {
-    pub kind: String,
+    pub kind: IdentityKind,
     pub value: String,
     pub customer_id: String,
     /// A new customer's key: if someone else owns it by write time, the
@@ -188,11 +188,11 @@ pub fn identity_keys(c: &ContactInput) -> Vec<IdentityKey> {
     }
     if let Some(p) = &c.phone {
         for k in phone_match_keys(p) {
-            keys.push(("phone".to_string(), k));
+            keys.push((IdentityKind::Phone, k));
         }
     }
     if let Some(e) = &c.email {
-        keys.push(("email".to_string(), e.clone()));
+        keys.push((IdentityKind::Email, e.clone()));
     }
     let mut seen = HashSet::new();
     keys.retain(|k| seen.insert(k.clone()));
@@ -699,7 +699,7 @@ mod tests {
         assert!(
             p.identities
                 .iter()
-                .any(|i| i.kind == "email" && !i.must_claim)
+                .any(|i| i.kind == IdentityKind::Email && !i.must_claim)
         );
         assert_eq!(
             ready_kinds(&p),
@@ -738,7 +738,7 @@ mod tests {
         let mut known = stage();
         known
             .owners
-            .insert(("phone".into(), "905321234567".into()), "c1".into());
+            .insert((IdentityKind::Phone, "905321234567".into()), "c1".into());
         known.customers.insert(
             "c1".into(),
             KnownCustomer {
@@ -763,12 +763,13 @@ mod tests {
     #[test]
     fn phone_and_email_on_two_customers_record_one_possible_duplicate() {
         let mut known = stage();
+        known.owners.insert(
+            (IdentityKind::Phone, "905321234567".into()),
+            "c-phone".into(),
+        );
         known
             .owners
-            .insert(("phone".into(), "905321234567".into()), "c-phone".into());
-        known
-            .owners
-            .insert(("email".into(), "a@b.co".into()), "c-mail".into());
+            .insert((IdentityKind::Email, "a@b.co".into()), "c-mail".into());
         let a = [lead("l1", Some("05321234567"), Some("a@b.co"))];
         let b = [lead("l2", Some("05321234567"), Some("a@b.co"))];
         let p = plan(&[&a, &b], &known, 100).unwrap();
@@ -813,8 +814,15 @@ mod tests {
         assert_eq!(l.messages, vec![("whatsapp".to_string(), "w1".to_string())]);
         assert_eq!(l.leads.len(), 1);
         assert_eq!(l.conversations.len(), 1);
-        assert!(l.identities.contains(&("email".into(), "a@b.co".into())));
-        let phones = l.identities.iter().filter(|k| k.0 == "phone").count();
+        assert!(
+            l.identities
+                .contains(&(IdentityKind::Email, "a@b.co".into()))
+        );
+        let phones = l
+            .identities
+            .iter()
+            .filter(|k| k.0 == IdentityKind::Phone)
+            .count();
         assert_eq!(phones, 1);
     }
 }

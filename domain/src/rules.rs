@@ -34,11 +34,6 @@ pub fn status_rank(status: &str) -> Option<i64> {
     MessageStatus::parse(status).map(MessageStatus::rank)
 }
 
-/// Whether a status update moves a message whose current rank is `current`.
-pub fn status_moves_forward(current: i64, next: &str) -> bool {
-    status_rank(next).is_some_and(|r| r > current)
-}
-
 /// The status a message takes when it arrives after some of its statuses
 /// (out-of-order webhooks): the highest-ranked known one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +94,12 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
+
+    /// Whether a status update moves a message whose current rank is
+    /// `current`: the rule the store's conditional update applies in SQL.
+    fn status_moves_forward(current: i64, next: &str) -> bool {
+        status_rank(next).is_some_and(|r| r > current)
+    }
 
     #[test]
     fn early_statuses_give_the_highest_known_one() {

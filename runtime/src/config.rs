@@ -477,5 +477,6 @@ mod tests {
         assert_eq!(m.get("CRM_META_LEAD_FORMS").unwrap(), "1,2");
         std::fs::write(&p, "nonsense = 1\n").unwrap();
         assert!(read_toml(&p).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

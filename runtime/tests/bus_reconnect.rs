@@ -3,10 +3,11 @@
 //! Skips when RabbitMQ is not installed (fails under CRM_REQUIRE_SERVICES=1).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// The black-box tests' engine guards, shared rather than copied.
-#[allow(dead_code)]
+// The black-box tests' engine and folder guards, shared rather than copied.
 #[path = "../../tests/common/engines.rs"]
 mod engines;
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

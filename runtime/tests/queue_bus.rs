@@ -12,21 +12,12 @@ use crm_domain::model::{DomainEvent, EventKind};
 use crm_runtime::bus::EventBus;
 use crm_runtime::config::QueueKind;
 use crm_runtime::queue::{EVENTS_PER_JOB, IngestJob, JobQueue, QueueBackend};
+use scratch::service_up;
 use serde_json::json;
 
-fn required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-fn reachable(name: &str, addr: &str) -> bool {
-    let ok = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
-        .is_ok();
-    if !ok {
-        assert!(!required(), "{name} at {addr} required but unreachable");
-        eprintln!("SKIP: {name} not reachable at {addr}");
-    }
-    ok
-}
+// The black-box tests' temp folder guard, shared rather than copied.
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
 
 type Seen = Arc<Mutex<Vec<EventId>>>;
 
@@ -100,8 +91,7 @@ async fn push_and_consume(queue: JobQueue) {
 
 #[tokio::test]
 async fn sqlite_queue_pushes_and_delivers() {
-    let dir = std::env::temp_dir().join(format!("crm-queue-{}", crm_domain::util::new_id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch::temp_dir("queue");
     let url = format!("sqlite://{}/crm.db", dir.display());
     let q = JobQueue::connect(&QueueKind::Sqlite(url.clone()))
         .await
@@ -114,7 +104,7 @@ async fn sqlite_queue_pushes_and_delivers() {
 
 #[tokio::test]
 async fn redis_queue_pushes_and_delivers() {
-    if !reachable("Redis", "127.0.0.1:6379") {
+    if !service_up("Redis", "127.0.0.1:6379") {
         return;
     }
     // Its own database index: other runs' workers must not take these jobs.
@@ -177,7 +167,7 @@ async fn in_process_bus_delivers_to_every_subscriber() {
 
 #[tokio::test]
 async fn rabbitmq_bus_reaches_every_api_process() {
-    if !reachable("RabbitMQ", "127.0.0.1:5672") {
+    if !service_up("RabbitMQ", "127.0.0.1:5672") {
         return;
     }
     let url = std::env::var("CRM_TEST_AMQP_URL")

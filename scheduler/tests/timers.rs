@@ -11,6 +11,11 @@ use crm_runtime::queue::JobQueue;
 use crm_scheduler::{Schedule, Scheduler, SchedulerError, Timer};
 use crm_store::Store;
 use futures::future::BoxFuture;
+use scratch::temp_dir;
+
+// The black-box tests' temp folder guard, shared rather than copied.
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
 
 fn config(extra: &[(&str, &str)], dir: &std::path::Path) -> Config {
     let db = format!("sqlite://{}/crm.db", dir.display());
@@ -24,12 +29,6 @@ fn config(extra: &[(&str, &str)], dir: &std::path::Path) -> Config {
             .map(|(_, v)| v.to_string())
     })
     .unwrap()
-}
-
-fn temp_dir(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-{what}-{}", crm_domain::util::new_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

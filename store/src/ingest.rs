@@ -19,17 +19,19 @@ use sqlx::{Any, AnyConnection, Row};
 
 use super::migrate::DEFAULT_PIPELINE_ID;
 use super::{
-    Engine, INSERT_CHUNK, Store, StoreError, StoreResult, id_of, placeholders, statement_chunks,
-    values_rows,
+    Engine, INSERT_CHUNK, Store, StoreError, StoreResult, closed_of, id_of, placeholders,
+    statement_chunks, values_rows,
 };
 use crate::with_write_retry;
 use crm_domain::card::{CardAt, MoveDecision, TargetStage, decide_move};
 use crm_domain::ids::{CardId, CustomerId, PipelineId, StageId};
 use crm_domain::matching::KnownCustomer;
 use crm_domain::model::{
-    Action, DomainEvent, EventKind, LeadInput, MessageInput, ReceiptInput, StageRef, StatusInput,
+    Action, DomainEvent, EventKind, IdentityKind, LeadInput, ReceiptInput, StageRef, StatusInput,
 };
-use crm_domain::plan::{Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan};
+use crm_domain::plan::{
+    IdentityKey, Known, Lookups, Plan, PlannedEvent, TimelineRow, lookups, plan,
+};
 use crm_domain::rules::{MessageStatus, status_rank};
 use crm_domain::util::{new_id, now_ms};
 
@@ -71,14 +73,6 @@ impl Store {
 
     pub async fn apply_lead(&self, lead: &LeadInput) -> StoreResult<Vec<DomainEvent>> {
         self.apply_action(&Action::Lead(lead.clone())).await
-    }
-
-    pub async fn apply_message(&self, msg: &MessageInput) -> StoreResult<Vec<DomainEvent>> {
-        self.apply_action(&Action::Message(msg.clone())).await
-    }
-
-    pub async fn apply_status(&self, st: &StatusInput) -> StoreResult<Vec<DomainEvent>> {
-        self.apply_action(&Action::Status(st.clone())).await
     }
 
     async fn apply_batch(
@@ -227,6 +221,14 @@ fn keys_table(cols: usize, rows: usize) -> String {
     format!("(VALUES {}) AS k", values_rows(1, rows, cols, ""))
 }
 
+/// A `customer_identities` row's (kind, value).
+fn identity_key(r: &AnyRow) -> StoreResult<IdentityKey> {
+    Ok((
+        closed_of(r, "kind", IdentityKind::parse)?,
+        r.try_get("value")?,
+    ))
+}
+
 /// What the store holds for the keys a batch names: one query per kind.
 async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Known> {
     let mut known = Known::default();
@@ -239,13 +241,11 @@ async fn read_known(conn: &mut AnyConnection, want: &Lookups) -> StoreResult<Kno
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (kind, value) in chunk {
-            q = q.bind(kind).bind(value);
+            q = q.bind(kind.to_string()).bind(value);
         }
         for r in q.fetch_all(&mut *conn).await? {
             let id: String = r.try_get("id")?;
-            known
-                .owners
-                .insert((r.try_get("kind")?, r.try_get("value")?), id.clone());
+            known.owners.insert(identity_key(&r)?, id.clone());
             known.customers.insert(
                 id,
                 KnownCustomer {
@@ -412,7 +412,7 @@ async fn write_plan(
     )
     .await?;
     write_search_tokens(conn, engine, &p.search).await?;
-    let claimed: HashSet<(String, String)> = insert_rows(
+    let claimed: HashSet<IdentityKey> = insert_rows(
         conn,
         engine,
         "INSERT INTO customer_identities (kind, value, customer_id, created_at)",
@@ -423,14 +423,14 @@ async fn write_plan(
         &p.identities,
         |i| 48 + i.value.len(),
         |q, i| {
-            q.bind(i.kind.clone())
+            q.bind(i.kind.to_string())
                 .bind(i.value.clone())
                 .bind(i.customer_id.clone())
         },
     )
     .await?
     .iter()
-    .map(|r| Ok((r.try_get("kind")?, r.try_get("value")?)))
+    .map(identity_key)
     .collect::<StoreResult<_>>()?;
     if p.identities
         .iter()

@@ -12,22 +12,25 @@ use crm_domain::model::{
     Action, Attribution, Channel, ContactInput, Direction, LeadInput, MessageInput, StatusInput,
 };
 use crm_domain::phone::normalize_phone;
-use crm_store::Store;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
 mod common;
 
+use common::TestStore;
+
 /// A migrated store and a plain pool on the same database, for reading back.
-async fn sqlite() -> (Store, AnyPool) {
+async fn sqlite() -> (TestStore, AnyPool) {
     sqlx::any::install_default_drivers();
-    let (store, url) = common::sqlite().await;
-    (store, AnyPool::connect(&url).await.unwrap())
+    let db = common::sqlite().await;
+    let pool = AnyPool::connect(&db.url).await.unwrap();
+    (db, pool)
 }
 
-async fn postgres() -> Option<(Store, AnyPool)> {
-    let (store, url) = common::postgres().await?;
-    Some((store, AnyPool::connect(&url).await.unwrap()))
+async fn postgres() -> Option<(TestStore, AnyPool)> {
+    let db = common::postgres().await?;
+    let pool = AnyPool::connect(&db.url).await.unwrap();
+    Some((db, pool))
 }
 
 /// xorshift: reproducible mixes without a dependency.
@@ -259,7 +262,7 @@ fn event_kinds(evs: &[crm_domain::model::DomainEvent]) -> Vec<String> {
     k
 }
 
-async fn batch_equals_one_by_one(a: (Store, AnyPool), b: (Store, AnyPool), seed: u64) {
+async fn batch_equals_one_by_one(a: (TestStore, AnyPool), b: (TestStore, AnyPool), seed: u64) {
     let events = batch(seed, 40);
     let mut one_by_one = Vec::new();
     for (id, actions) in &events {

@@ -48,7 +48,8 @@ async fn names(s: &Store, q: &str) -> Vec<String> {
     n
 }
 
-async fn search_finds_customers_by_prefix((s, url): (Store, String)) {
+async fn search_finds_customers_by_prefix(db: common::TestStore) {
+    let (s, url) = (db.store.clone(), db.url.clone());
     s.apply_lead(&lead(
         "1",
         "Ayşe Yılmaz",

@@ -7,7 +7,8 @@ use crm_domain::ids::{CustomerId, EventId, StageId};
 use crm_domain::inbound::{EventSource, InboundStatus, Processed};
 use crm_domain::model::EventKind;
 use crm_domain::model::{
-    Action, Channel, ContactInput, Direction, LeadInput, MessageInput, ReceiptInput, StatusInput,
+    Action, Channel, ContactInput, Direction, IdentityKind, LeadInput, MessageInput, ReceiptInput,
+    StatusInput,
 };
 use crm_domain::phone::normalize_phone;
 use crm_domain::rules::MessageStatus;
@@ -15,14 +16,6 @@ use crm_store::{CustomerFilter, NewInboundEvent, Store};
 use serde_json::json;
 
 mod common;
-
-async fn sqlite() -> Store {
-    common::sqlite().await.0
-}
-
-async fn postgres() -> Option<Store> {
-    common::postgres().await.map(|(s, _)| s)
-}
 
 fn phone(p: &str) -> ContactInput {
     ContactInput {
@@ -47,11 +40,12 @@ fn lead(ext: &str, contact: ContactInput) -> LeadInput {
 
 macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {
+        // Each test holds its database until it ends, then it goes.
         mod on_sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await; })*
+            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
         }
         mod on_postgres {
-            $(#[tokio::test] async fn $name() { if let Some(s) = super::postgres().await { super::$name(s).await; } })*
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
         }
     };
 }
@@ -369,19 +363,19 @@ fn status(wamid: &str, st: &str) -> StatusInput {
 
 async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
     // A status that arrives before its message is kept and applied later.
-    s.apply_status(&status("wamid.OUT", "delivered"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "delivered")))
         .await
         .unwrap();
-    s.apply_message(&wa_message("wamid.IN", "inbound"))
+    s.apply_action(&Action::Message(wa_message("wamid.IN", "inbound")))
         .await
         .unwrap();
     assert!(
-        s.apply_message(&wa_message("wamid.IN", "inbound"))
+        s.apply_action(&Action::Message(wa_message("wamid.IN", "inbound")))
             .await
             .unwrap()
             .is_empty()
     );
-    s.apply_message(&wa_message("wamid.OUT", "outbound"))
+    s.apply_action(&Action::Message(wa_message("wamid.OUT", "outbound")))
         .await
         .unwrap();
     let page = s
@@ -406,22 +400,28 @@ async fn messages_and_statuses_are_idempotent_and_monotonic(s: Store) {
     let msgs = s.messages(&convs[0].id, 10).await.unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(out(&msgs).map(MessageStatus::as_str), Some("delivered"));
-    s.apply_status(&status("wamid.OUT", "sent")).await.unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "sent")))
+        .await
+        .unwrap();
     assert_eq!(
         out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("delivered"),
         "never backwards"
     );
-    s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
-    s.apply_status(&status("wamid.OUT", "read")).await.unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "read")))
+        .await
+        .unwrap();
+    s.apply_action(&Action::Status(status("wamid.OUT", "read")))
+        .await
+        .unwrap();
     assert_eq!(
         out(&s.messages(&convs[0].id, 10).await.unwrap()).map(MessageStatus::as_str),
         Some("read")
     );
-    s.apply_status(&status("wamid.OUT", "failed"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "failed")))
         .await
         .unwrap();
-    s.apply_status(&status("wamid.OUT", "played"))
+    s.apply_action(&Action::Status(status("wamid.OUT", "played")))
         .await
         .unwrap();
     assert_eq!(
@@ -459,7 +459,12 @@ fn messenger(mid: &str, direction: &str, sent_at: i64) -> MessageInput {
         payload: json!({}),
         sent_at,
         contact: ContactInput {
-            channel_identity: Some(("messenger:104938271650432".into(), "7281900001".into())),
+            channel_identity: Some((
+                IdentityKind::Messenger {
+                    page_id: "104938271650432".into(),
+                },
+                "7281900001".into(),
+            )),
             ..Default::default()
         },
         referral_lead: None,
@@ -473,16 +478,18 @@ async fn watermark_receipts_cover_earlier_outbound_messages(s: Store) {
         ("m_out2", "outbound", 2_000),
         ("m_out3", "outbound", 3_000),
     ] {
-        s.apply_message(&messenger(mid, dir, at)).await.unwrap();
+        s.apply_action(&Action::Message(messenger(mid, dir, at)))
+            .await
+            .unwrap();
     }
-    s.apply_status(&StatusInput {
+    s.apply_action(&Action::Status(StatusInput {
         channel: Channel::Messenger,
         external_id: "m_out2".into(),
         status: "failed".into(),
         occurred_at: 2_100,
         error_code: Some(551),
         payload: json!({}),
-    })
+    }))
     .await
     .unwrap();
     let receipt = |status: &str, up_to: i64| {

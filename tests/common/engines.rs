@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+// Every includer declares `scratch.rs` beside this module.
+use super::scratch::{TempDir, services_required, temp_dir};
+
 /// A free port on the loopback interface (the OS picks it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -16,50 +19,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A folder for one test, removed when the test ends (passed or failed).
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for TempDir {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "crm-test-{name}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// Whether an external service is required (CI) or may be skipped (laptop).
-pub fn services_required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
 /// Looks for `name` in the PATH, then in `extra` folders (distributions keep
@@ -145,14 +104,60 @@ fn chown_tree(dir: &Path, user: &str) {
     }
 }
 
+/// Why a tool run failed: it could not be started or waited for, or it ran
+/// and failed (or was killed at its deadline), with what it printed.
+#[derive(Debug)]
+enum RunError {
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    Wait {
+        command: String,
+        source: std::io::Error,
+    },
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Spawn { command, source } => write!(f, "spawn {command}: {source}"),
+            RunError::Wait { command, source } => write!(f, "wait for {command}: {source}"),
+            RunError::Failed {
+                command,
+                status,
+                output,
+            } => write!(f, "{command}: {status}\n{output}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Spawn { source, .. } | RunError::Wait { source, .. } => Some(source),
+            RunError::Failed { .. } => None,
+        }
+    }
+}
+
 /// Runs a command to completion within `timeout`; its output on failure.
-fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
+fn run(mut cmd: Command, timeout: Duration) -> Result<(), RunError> {
+    let command = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+        .map_err(|source| RunError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
@@ -164,16 +169,22 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<(), String> {
             }
         }
     }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|source| RunError::Wait {
+        command: command.clone(),
+        source,
+    })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{cmd:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+        Err(RunError::Failed {
+            command,
+            status: out.status,
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })
     }
 }
 
@@ -209,6 +220,7 @@ pub struct Postgres {
     pg_ctl: PathBuf,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Postgres {
     /// `initdb` and `pg_ctl`, and the OS user to run them as (as root).
     fn tools() -> Option<(PathBuf, PathBuf)> {
@@ -299,6 +311,7 @@ pub struct Redis {
     child: Mutex<Option<Child>>,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Redis {
     fn tool() -> Option<PathBuf> {
         find_tool("redis-server", &[], &[]).or_else(|| missing("Redis (redis-server)"))
@@ -470,7 +483,7 @@ impl Rabbit {
         }
     }
 
-    fn rabbitmqctl(&self, args: &[&str], timeout: Duration) -> Result<(), String> {
+    fn rabbitmqctl(&self, args: &[&str], timeout: Duration) -> Result<(), RunError> {
         let mut cmd = command_as("rabbitmq", &self.ctl, Some(&self.dir));
         Self::env(&mut cmd, &self.dir, &self.node)
             .args(["-n", &self.node])
@@ -493,6 +506,10 @@ impl Rabbit {
     }
 
     /// `stop_app`, `down` of outage, `start_app`.
+    #[allow(
+        dead_code,
+        reason = "bus_reconnect.rs stops and starts the node itself"
+    )]
     pub fn restart(&self, down: Duration) {
         self.stop_app();
         std::thread::sleep(down);
@@ -527,12 +544,14 @@ impl Drop for Rabbit {
 }
 
 /// All three, started side by side (RabbitMQ takes the longest).
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 pub struct Engines {
     pub pg: Postgres,
     pub redis: Redis,
     pub rabbit: Rabbit,
 }
 
+#[allow(dead_code, reason = "bus_reconnect.rs starts a RabbitMQ node only")]
 impl Engines {
     /// None (skip) when a tool is missing and services are not required.
     pub fn start() -> Option<Engines> {

@@ -2,6 +2,8 @@
 //! process module, as the bench starts them) on free ports with their own
 //! data folders, spoken to over HTTP. Every suite uses part of it; what some
 //! suites do not use carries a narrow `allow(dead_code)` saying who does.
+//! Engines of a test's own (`engines.rs`) and PostgreSQL databases
+//! (`pg.rs`) are included by the suites that start them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -11,8 +13,7 @@ use std::time::{Duration, Instant};
 use crm_tools::process::{Launcher, Log, Process};
 use serde_json::Value;
 
-#[allow(dead_code, reason = "only restart.rs starts engines of its own")]
-pub mod engines;
+pub mod scratch;
 
 pub const APP_SECRET: &str = "test_app_secret_123";
 pub const VERIFY_TOKEN: &str = "crm-verify-7Qx2";
@@ -26,92 +27,7 @@ fn launcher(log_level: String, env: &HashMap<String, String>) -> Launcher {
         .envs(env.clone())
 }
 
-pub use engines::{TempDir, services_required, temp_dir};
-
-/// Skips (returns false) when `addr` is not listening, unless services are required.
-#[allow(dead_code, reason = "only scaleout.rs needs external services")]
-pub fn service_up(name: &str, addr: &str) -> bool {
-    let ok = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
-        .is_ok();
-    if !ok {
-        assert!(
-            !services_required(),
-            "{name} at {addr} is required (CRM_REQUIRE_SERVICES=1) but not reachable"
-        );
-        eprintln!("SKIP: {name} not reachable at {addr}");
-    }
-    ok
-}
-
-/// A PostgreSQL database of one test's own, dropped when the test ends.
-#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
-pub struct PgDatabase {
-    /// The server's URL, its own database (where `CREATE`/`DROP` run).
-    server: String,
-    name: String,
-    pub url: String,
-}
-
-#[allow(dead_code, reason = "only scaleout.rs runs on PostgreSQL")]
-impl PgDatabase {
-    /// A new empty database `<prefix>_<ulid>` on the server at `server`.
-    pub async fn create(server: &str, prefix: &str) -> PgDatabase {
-        use sqlx::Connection;
-        let name = format!("{prefix}_{}", crm_domain::util::new_id().to_lowercase());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = conn.close().await;
-        let url = match server.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("bad pg url"),
-        };
-        PgDatabase {
-            server: server.to_string(),
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    /// From a fresh connection on a thread and runtime of its own: drop runs
-    /// inside the test's runtime, which cannot be blocked on. `FORCE` ends
-    /// the connections the test's processes and pools still hold.
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&server)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
-            Err(_) => eprintln!("could not drop test database {}: panicked", self.name),
-        }
-    }
-}
+pub use scratch::{TempDir, temp_dir};
 
 /// A running `crm <role>`; killed when dropped, then its folder (if it owns
 /// one) removed.
@@ -278,7 +194,7 @@ impl Api {
 }
 
 /// A WhatsApp text webhook for a distinct person `i` of run `run`.
-#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
+#[allow(dead_code, reason = "crash.rs, restart.rs and scaleout.rs only")]
 pub fn wa_body(run: u64, i: u64) -> Vec<u8> {
     let phone = format!("90535{:07}", (run * 7919 + i) % 10_000_000);
     serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "730194857362910", "changes": [{"field": "messages", "value": {
@@ -326,7 +242,7 @@ pub async fn flood(base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> Vec<
 }
 
 /// Counts rows of the effect tables straight from the database.
-#[allow(dead_code, reason = "crash.rs and scaleout.rs only")]
+#[allow(dead_code, reason = "crash.rs, restart.rs and scaleout.rs only")]
 pub async fn db_counts(url: &str) -> HashMap<String, i64> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();

@@ -4,8 +4,8 @@ use crm_connectors::graph::Lead;
 use crm_connectors::meta::{SocialChannel, SocialMessage, SocialReceipt, WaMessage, WaStatus};
 use crm_domain::email::normalize_email;
 use crm_domain::model::{
-    Action, Attribution, Channel, ContactInput, Direction, LeadInput, MessageInput, ReceiptInput,
-    StatusInput,
+    Action, Attribution, Channel, ContactInput, Direction, IdentityKind, LeadInput, MessageInput,
+    ReceiptInput, StatusInput,
 };
 use crm_domain::phone::{canonical_whatsapp_phone, normalize_phone};
 use crm_domain::rules::MessageStatus;
@@ -17,7 +17,7 @@ pub fn message_from_whatsapp(m: &WaMessage, event_id: &str, _region: &str) -> Me
         phone: m.wa_id.as_deref().and_then(canonical_whatsapp_phone),
         email: None,
         wa_id: m.wa_id.clone(),
-        channel_identity: m.user_id.clone().map(|u| ("wa_user".to_string(), u)),
+        channel_identity: m.user_id.clone().map(|u| (IdentityKind::WaUser, u)),
     };
     let sent_at = m.timestamp.saturating_mul(1000);
     let referral_lead = m.referral.as_ref().map(|r| LeadInput {
@@ -75,6 +75,18 @@ fn social_channel(c: SocialChannel) -> Channel {
     }
 }
 
+/// A PSID or IGSID names its sender on one page or account only.
+fn social_identity(m: &SocialMessage) -> IdentityKind {
+    match m.channel {
+        SocialChannel::Messenger => IdentityKind::Messenger {
+            page_id: m.account_id.clone(),
+        },
+        SocialChannel::Instagram => IdentityKind::Instagram {
+            account_id: m.account_id.clone(),
+        },
+    }
+}
+
 pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
     let channel = social_channel(m.channel);
     let contact = ContactInput {
@@ -82,7 +94,7 @@ pub fn message_from_social(m: &SocialMessage, event_id: &str) -> MessageInput {
         phone: None,
         email: None,
         wa_id: None,
-        channel_identity: Some((format!("{channel}:{}", m.account_id), m.customer_id.clone())),
+        channel_identity: Some((social_identity(m), m.customer_id.clone())),
     };
     let referral_lead = m.ad_id.as_ref().map(|ad| LeadInput {
         source: format!("{channel}_ad"),
@@ -181,7 +193,7 @@ pub fn lead_from_graph(
     let phone = lead.phone().and_then(|p| normalize_phone(p, region));
     let email = lead.email().and_then(normalize_email);
     let channel_identity =
-        (phone.is_none() && email.is_none()).then(|| ("meta_lead".to_string(), lead.id.clone()));
+        (phone.is_none() && email.is_none()).then(|| (IdentityKind::MetaLead, lead.id.clone()));
     let mut answers = Map::new();
     for f in &lead.field_data {
         let v = match f.values.as_slice() {

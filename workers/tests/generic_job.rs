@@ -17,7 +17,12 @@ use crm_runtime::metrics::Scrape;
 use crm_runtime::queue::JobQueue;
 use crm_store::Store;
 use crm_workers::{EventApplier, Job, JobError, RunError, WorkerCtx, Workers, push};
+use scratch::{service_up, temp_dir};
 use serde::{Deserialize, Serialize};
+
+// The black-box tests' temp folder guard, shared rather than copied.
+#[path = "../../tests/common/scratch.rs"]
+mod scratch;
 
 /// Runs per tag, across every test of this file (tags are unique per test).
 static RUNS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
@@ -53,12 +58,6 @@ impl Job for Impostor {
     async fn run(_: &WorkerCtx, _: Tag) -> Result<(), JobError> {
         Ok(())
     }
-}
-
-fn temp_dir(what: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-{what}-{}", crm_domain::util::new_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 async fn ctx(dir: &std::path::Path) -> Arc<WorkerCtx> {
@@ -151,17 +150,7 @@ async fn test_job_runs_once_per_push_on_sqlite_beside_ingest() {
 #[tokio::test]
 async fn test_job_runs_once_per_push_on_redis() {
     let redis = std::env::var("CRM_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
-    let up = std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:6379".parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .is_ok();
-    if !up {
-        assert!(
-            std::env::var("CRM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "Redis required but unreachable"
-        );
-        eprintln!("SKIP: Redis not reachable");
+    if !service_up("Redis", "127.0.0.1:6379") {
         return;
     }
     // A database index no other test flushes (they use 1–14), and no ingest

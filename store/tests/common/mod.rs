@@ -1,44 +1,71 @@
 //! Fresh databases for the store tests: a SQLite file always, a PostgreSQL
 //! database per test when one is reachable (required under
-//! CRM_REQUIRE_SERVICES=1, skipped with a printed reason otherwise).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! CRM_REQUIRE_SERVICES=1, skipped with a printed reason otherwise). Either
+//! goes when the test ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_store::Store;
 
-pub fn required() -> bool {
-    std::env::var("CRM_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+// The black-box tests' guards, shared rather than copied.
+#[path = "../../../tests/common/pg.rs"]
+mod pg;
+#[path = "../../../tests/common/scratch.rs"]
+mod scratch;
+
+/// A migrated store of one test's own and its URL; the SQLite file's folder
+/// or the PostgreSQL database goes when this is dropped.
+pub struct TestStore {
+    pub store: Store,
+    #[allow(dead_code, reason = "store.rs reads through the store alone")]
+    pub url: String,
+    // Fields drop in order: the store's pools before what they live in.
+    _folder: Option<scratch::TempDir>,
+    _database: Option<pg::PgDatabase>,
 }
 
-/// A migrated store on a new SQLite file, and its URL.
-pub async fn sqlite() -> (Store, String) {
-    let dir = std::env::temp_dir().join(format!("crm-store-{}", crm_domain::util::new_id()));
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// A migrated store on a new SQLite file.
+pub async fn sqlite() -> TestStore {
+    let dir = scratch::temp_dir("store");
     let url = format!("sqlite://{}/crm.db", dir.display());
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    (store, url)
+    TestStore {
+        store,
+        url,
+        _folder: Some(dir),
+        _database: None,
+    }
 }
 
-/// A migrated store on a new PostgreSQL database, and its URL; None (skip)
-/// when none is reachable.
-pub async fn postgres() -> Option<(Store, String)> {
-    let base = std::env::var("CRM_TEST_PG_URL")
+/// A migrated store on a new PostgreSQL database; None (skip) when none is
+/// reachable.
+pub async fn postgres() -> Option<TestStore> {
+    let server = std::env::var("CRM_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    use sqlx::Connection;
-    let mut conn = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
+    let db = match pg::PgDatabase::create(&server, "crm_store").await {
+        Ok(db) => db,
         Err(e) => {
-            assert!(!required(), "PostgreSQL required but unreachable: {e}");
+            assert!(
+                !scratch::services_required(),
+                "PostgreSQL required but unreachable: {e}"
+            );
             eprintln!("SKIP PostgreSQL store tests: {e}");
             return None;
         }
     };
-    let name = format!("crm_store_{}", crm_domain::util::new_id().to_lowercase());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-    let store = Store::connect(&url).await.unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
-    Some((store, url))
+    Some(TestStore {
+        store,
+        url: db.url.clone(),
+        _folder: None,
+        _database: Some(db),
+    })
 }
