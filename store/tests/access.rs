@@ -18,12 +18,12 @@ mod common;
 
 macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {
+        // Each test holds its database until it ends, then it goes.
         mod on_sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(common_sqlite().await).await; })*
-            async fn common_sqlite() -> crm_store::Store { super::common::sqlite().await.0 }
+            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
         }
         mod on_postgres {
-            $(#[tokio::test] async fn $name() { if let Some((s, _)) = super::common::postgres().await { super::$name(s).await; } })*
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
         }
     };
 }
