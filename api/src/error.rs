@@ -140,7 +140,7 @@ fn code_of(status: StatusCode) -> &'static str {
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&res) || is_page(&res) {
         return res;
     }
     let (parts, body) = res.into_parts();
@@ -166,6 +166,15 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// A dashboard page answering with its own error page (a form sent back
+/// with problems is a 422 people read, not a JSON body).
+fn is_page(res: &Response<Body>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn is_json(res: &Response<Body>) -> bool {

@@ -40,6 +40,7 @@ pub struct Crm {
 
 impl Crm {
     /// Starts `crm <role>` with `env` and waits until /healthz answers (api roles).
+    #[allow(dead_code, reason = "dashboard.rs starts its crm with a log file")]
     pub fn start(role: &str, env: &HashMap<String, String>) -> Crm {
         let log = if std::env::var("CRM_TEST_VERBOSE").is_ok() {
             Log::Inherit
@@ -66,6 +67,35 @@ impl Crm {
 
 #[allow(dead_code, reason = "each suite drives its processes its own way")]
 impl Crm {
+    /// [`Crm::start`] with its standard error written to a file in `dir`
+    /// (what it prints at start: the dashboard URL, the setup code).
+    pub fn start_logged(
+        role: &str,
+        env: &HashMap<String, String>,
+        dir: &Path,
+    ) -> (Crm, std::path::PathBuf) {
+        let mut process = launcher("warn".into(), env)
+            .log(Log::Dir(dir.to_path_buf()))
+            .spawn(&[role])
+            .expect("spawn crm");
+        if let Err(e) = process.wait_healthy(Duration::from_secs(60)) {
+            panic!("crm {role}: {e}");
+        }
+        let port = process
+            .base()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let base = process.base().to_string();
+        let crm = Crm {
+            base,
+            process,
+            _dir: None,
+        };
+        (crm, dir.join(format!("{role}-{port}.log")))
+    }
+
     /// How the process ended, if it has; None while it runs.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.process.exited()
