@@ -329,6 +329,21 @@ async fn first_run_sign_in_preferences_navigation_and_offboarding() {
         .unwrap();
     let text = summary.text().await.unwrap();
     assert!(text.contains('2'), "{text}");
+    // `CRM_SCREENSHOTS=docs/screenshots` keeps pictures of the real pages.
+    if let Ok(folder) = std::env::var("CRM_SCREENSHOTS") {
+        for (page, url) in [("users", "/admin/users"), ("customers", "/customers")] {
+            a.goto(&format!("{base}{url}")).await.unwrap();
+            for theme in ["light", "dark"] {
+                js(&a, &format!("document.documentElement.dataset.theme = '{theme}'; return 1")).await;
+                for (size, name) in [(browser::LAPTOP, "laptop"), (browser::PHONE, "phone")] {
+                    let path = std::path::Path::new(&folder).join(format!("{page}-{theme}-{name}.png"));
+                    admin.screenshot(&path, size).await;
+                }
+            }
+            admin.resize(browser::LAPTOP).await;
+        }
+        a.goto(&format!("{base}/admin/users")).await.unwrap();
+    }
     // Selin's session ended with it.
     s.goto(&format!("{base}/customers")).await.unwrap();
     wait_path(&s, "/login").await;

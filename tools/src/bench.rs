@@ -61,6 +61,12 @@ pub struct BenchArgs {
     /// out below what a bare server answers on a small machine).
     #[arg(long, value_enum, default_value_t = Generator::Auto)]
     pub generator: Generator,
+    /// Customers in the book the pages phase lists from.
+    #[arg(long, default_value_t = 100_000)]
+    pub page_customers: u64,
+    /// Sequential requests per page measurement.
+    #[arg(long, default_value_t = 500)]
+    pub page_requests: usize,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +112,8 @@ pub enum Phase {
     E2e,
     /// The same on PostgreSQL + Redis + RabbitMQ.
     ScaleOut,
+    /// Dashboard pages, the scope-filtered customer list, sign-in.
+    Pages,
 }
 
 pub(crate) const SECRET: &str = "bench_secret";
@@ -658,6 +666,12 @@ pub async fn run(args: BenchArgs, exe: &Path) -> anyhow::Result<()> {
     );
     // Printed as measured, so a later failure keeps what was already found.
     let print = |v: Value| println!("{v}");
+
+    if phase(Phase::Pages) {
+        for v in crate::bench_pages::run(exe, &dir, args.page_customers, args.page_requests).await? {
+            print(v);
+        }
+    }
 
     if phase(Phase::Intake) {
         // Embedded: `crm api` alone, and `crm serve` with its workers

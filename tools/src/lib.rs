@@ -6,6 +6,7 @@
 //! `std::env::current_exe()`, the tests `env!("CARGO_BIN_EXE_crm")`.
 
 pub mod bench;
+mod bench_pages;
 mod bench_wrk;
 pub mod process;
 pub mod simulate;
