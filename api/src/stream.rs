@@ -2,8 +2,9 @@
 //! change made through one api process reaches a client of another (the
 //! dashboard fan-out by topic builds on this). An event about a customer
 //! reaches only callers who may see that customer (their role's grant and
-//! scope over its owner and assignees, the same rule as every list); the
-//! stream's own notices (`stream.*`: a gap after a bus reconnect, a slow
+//! scope over its owner and assignees, the same rule as every list; a
+//! reassignment also reaches who could see it before, so their screens drop
+//! it); the stream's own notices (`stream.*`: a gap after a bus reconnect, a slow
 //! client's lag) reach all.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -12,6 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use crm_domain::access::{Action, Module, may};
 use crm_domain::auth::{Permission, Principal, TokenScope};
+use crm_domain::ids::UserId;
 use crm_domain::model::{DomainEvent, EventKind};
 use crm_domain::people::Holding;
 use serde::Deserialize;
@@ -74,12 +76,40 @@ fn may_see(caller: &Principal, ev: &DomainEvent, holding: Option<&Holding>) -> b
         return false;
     }
     let modules = [Module::Customers, Module::Pipeline, Module::Inbox];
+    let sees = |h: &Holding| {
+        modules
+            .iter()
+            .any(|m| may(&caller.actor, *m, Action::View, Some(h.holders())))
+    };
     match holding {
         None => ev.customer_id.is_none() && caller.may(Permission::ReadCustomers),
-        Some(h) => modules
-            .iter()
-            .any(|m| may(&caller.actor, *m, Action::View, Some(h.holders()))),
+        // A reassignment also reaches who held the customer before, so
+        // their screens can drop it.
+        Some(h) => sees(h) || held_before(ev).is_some_and(|b| sees(&b)),
     }
+}
+
+/// Who held the customer before a reassignment (its event's `before`).
+fn held_before(ev: &DomainEvent) -> Option<Holding> {
+    if ev.kind != EventKind::CustomerAssigned {
+        return None;
+    }
+    let before = ev.data.get("before")?;
+    let owner = before
+        .get("owner_id")
+        .and_then(|v| v.as_str())
+        .map(UserId::new);
+    let assignees = before
+        .get("assignee_ids")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(UserId::new)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    Some(Holding::new(owner, assignees))
 }
 
 /// Who holds the event's customer, when it names one (`None` also when the
@@ -143,7 +173,7 @@ async fn pump(
 mod tests {
     use super::*;
     use crm_domain::access::{Actor, Grants, seeded};
-    use crm_domain::ids::{RoleId, TokenId, UserId};
+    use crm_domain::ids::{RoleId, TokenId};
 
     fn sales(me: &str) -> Principal {
         let grants = seeded::roles()
@@ -186,6 +216,17 @@ mod tests {
             ..sales("ayse").actor
         });
         assert!(!may_see(&closed, &moved, Some(&ayse)));
+        // Who loses a customer hears of the reassignment, not of what follows.
+        let handed = DomainEvent::new(
+            EventKind::CustomerAssigned,
+            Some("c1"),
+            serde_json::json!({"owner_id": "mehmet", "assignee_ids": [], "before": {"owner_id": "ayse", "assignee_ids": []}}),
+        );
+        let mehmet = Holding::new(Some(UserId::new("mehmet")), []);
+        assert!(may_see(&sales("ayse"), &handed, Some(&mehmet)));
+        assert!(may_see(&sales("mehmet"), &handed, Some(&mehmet)));
+        assert!(!may_see(&sales("zeynep"), &handed, Some(&mehmet)));
+        assert!(!may_see(&sales("ayse"), &moved, Some(&mehmet)));
         assert!(wanted(&["card.".to_string()], &gap));
         assert!(!wanted(&["card.".to_string()], &anonymous));
     }
