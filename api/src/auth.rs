@@ -199,6 +199,13 @@ pub fn csrf_refused() -> ApiError {
     )
 }
 
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 fn changes_state(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -246,6 +253,13 @@ async fn authorize(
         match session_of(&st, &parts.headers).await {
             Ok(Some(s)) => {
                 if changes_state(&parts.method) && !csrf_ok(&st, &parts.headers, &s.info, None) {
+                    return csrf_refused().into_response();
+                }
+                // A WebSocket handshake is a GET that no CORS rule guards:
+                // another site's page could open the stream with the
+                // browser's cookie and read it. Browsers always send its
+                // `Origin`.
+                if is_websocket(&parts.headers) && !origin_ok(&st, &parts.headers) {
                     return csrf_refused().into_response();
                 }
                 let p = Principal::session(s.info.actor.clone());
