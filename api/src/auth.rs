@@ -64,6 +64,39 @@ impl Need {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
+/// The credential a request came with (set by [`require`]), for a
+/// long-lived connection to check again: the stream keeps going only while
+/// it still admits its caller.
+#[derive(Clone)]
+pub enum Credential {
+    Token(String),
+    Session(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::Token(_) => "Credential::Token(..)",
+            Credential::Session(_) => "Credential::Session(..)",
+        })
+    }
+}
+
+impl Credential {
+    /// Who the credential stands for now: `None` once the token is revoked,
+    /// the session ended, or the user disabled; a changed role's grants.
+    pub async fn principal(&self, st: &AppState) -> Result<Option<Principal>, ApiError> {
+        match self {
+            Credential::Token(t) => Ok(st.store.authenticate_token(t).await?),
+            Credential::Session(cookie) => Ok(st
+                .store
+                .session(cookie, &st.config.session_policy())
+                .await?
+                .map(|s| Principal::session(s.actor))),
+        }
+    }
+}
+
 /// The browser session behind a request, when it came with one.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -245,7 +278,10 @@ async fn authorize(
     let (mut parts, body) = req.into_parts();
     let principal = if let Some(token) = bearer(&parts, from) {
         match st.store.authenticate_token(&token).await {
-            Ok(Some(p)) => p,
+            Ok(Some(p)) => {
+                parts.extensions.insert(Credential::Token(token));
+                p
+            }
             Ok(None) => return ApiError::unauthorized().into_response(),
             Err(e) => return ApiError::from(e).into_response(),
         }
@@ -263,6 +299,9 @@ async fn authorize(
                     return csrf_refused().into_response();
                 }
                 let p = Principal::session(s.info.actor.clone());
+                parts
+                    .extensions
+                    .insert(Credential::Session(s.cookie.clone()));
                 parts.extensions.insert(s);
                 p
             }

@@ -1246,3 +1246,111 @@ async fn offboarding_hands_the_customers_over() {
     assert_eq!(code, 422, "{b}");
     app_stop(w).await;
 }
+
+/// Waits for the server to end the stream; panics on a customer event
+/// before that.
+async fn stream_ends(ws: &mut Ws, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Err(_) => panic!("{what}: the stream stayed open"),
+            Ok(None | Some(Ok(Message::Close(_))) | Some(Err(_))) => return,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                assert!(
+                    t.contains("\"stream."),
+                    "{what}: an event after the end: {t}"
+                );
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_follows_its_user() {
+    let w = World::build(&[]).await;
+    let app = &w.app;
+    // A customer the operations user owns: the marker once they are sales.
+    let marker = customer(app, &w.intake, "Marker", "0532 111 00 09").await;
+    let (code, b) = call(
+        app,
+        "PATCH",
+        &format!("/api/v1/customers/{marker}"),
+        Auth::Bearer(&w.admin.token),
+        Some(&json!({"owner_id": w.ops.id})),
+    )
+    .await;
+    assert_eq!(code, 200, "{b}");
+    let mut manager = open_stream(app, &w.manager.token, false).await;
+    let mut ops = open_stream(app, &w.ops.token, true).await;
+    let mut sales = open_stream(app, &w.sales.token, false).await;
+    let alice = staff(app, "sales", "Alice", "x").await;
+    let s = app
+        .store
+        .create_session(&alice.id, None, &Origin::default())
+        .await
+        .unwrap();
+    let mut req = format!("{}/api/v1/events", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "cookie",
+        format!("crm_session={}", s.cookie).parse().unwrap(),
+    );
+    let (mut browser, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert!(
+        browser
+            .next()
+            .await
+            .unwrap()
+            .unwrap()
+            .to_text()
+            .unwrap()
+            .contains("stream.open")
+    );
+
+    // The manager is disabled, the operations user becomes sales, the
+    // sales user's token is revoked, the browser signs out everywhere.
+    let admin = Auth::Bearer(&w.admin.token);
+    let (code, b) = call(
+        app,
+        "PATCH",
+        &format!("/api/v1/users/{}", w.manager.id),
+        admin,
+        Some(&json!({"active": false})),
+    )
+    .await;
+    assert_eq!(code, 200, "{b}");
+    let (code, b) = call(
+        app,
+        "PATCH",
+        &format!("/api/v1/users/{}", w.ops.id),
+        admin,
+        Some(&json!({"role_id": "sales"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{b}");
+    let sales_token = app
+        .store
+        .list_tokens(Some(&w.sales.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.revoked_at.is_none())
+        .unwrap();
+    assert!(app.store.revoke_token(&sales_token.id, None).await.unwrap());
+    app.store.end_sessions_of(&alice.id).await.unwrap();
+    // Longer than the stream takes to look at its callers again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for c in ALL {
+        w.move_card(w.id(*c), "st_default_2").await;
+    }
+    w.move_card(&marker, "st_default_2").await;
+    stream_ends(&mut manager, "a disabled user's").await;
+    stream_ends(&mut sales, "a revoked token's").await;
+    stream_ends(&mut browser, "an ended session's").await;
+    // The operations user, now sales, sees only what they hold.
+    assert_eq!(events_until(&w, &mut ops, &marker).await, evs(&[]));
+    app_stop(w).await;
+}
