@@ -278,7 +278,8 @@ enum Expect {
     Sees(&'static [Cust]),
     /// 200, and the value at the JSON pointer is this (placeholders filled).
     Is(&'static str, &'static str),
-    /// 200, and every item of `/items` has this field so (and there is one).
+    /// 200, and every item of `/items` has this field so (`*`: has it at
+    /// all), and there is one.
     Every(&'static str, &'static str),
 }
 
@@ -611,10 +612,6 @@ async fn the_authorization_matrix() {
             .iter()
             .any(|t| t.id == sales_spare && t.revoked_at.is_some())
     );
-    app_stop(w).await;
-}
-
-async fn app_stop(w: World) {
     w.app.stop().await;
 }
 
@@ -793,7 +790,7 @@ async fn live_events_reach_only_those_who_may_see_the_customer() {
             other => panic!("the stream opened for a caller who may not: {other:?}"),
         }
     }
-    app_stop(w).await;
+    w.app.stop().await;
 }
 
 fn expect_invalid(r: Result<(UserId, crm_store::NewSession), SignInError>, what: &str) {
@@ -1143,7 +1140,7 @@ async fn sessions_csrf_sign_in_throttling_and_the_audit_log() {
     for e in [&frank.email, &grace.email, &erin.email] {
         assert!(!text.contains(e.as_str()), "a full e-mail in the audit log");
     }
-    app_stop(w).await;
+    w.app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1244,7 +1241,7 @@ async fn offboarding_hands_the_customers_over() {
     )
     .await;
     assert_eq!(code, 422, "{b}");
-    app_stop(w).await;
+    w.app.stop().await;
 }
 
 /// Waits for the server to end the stream; panics on a customer event
@@ -1352,5 +1349,5 @@ async fn an_open_stream_follows_its_user() {
     stream_ends(&mut browser, "an ended session's").await;
     // The operations user, now sales, sees only what they hold.
     assert_eq!(events_until(&w, &mut ops, &marker).await, evs(&[]));
-    app_stop(w).await;
+    w.app.stop().await;
 }
