@@ -64,6 +64,39 @@ impl Need {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
+/// The credential a request came with (set by [`require`]), for a
+/// long-lived connection to check again: the stream keeps going only while
+/// it still admits its caller.
+#[derive(Clone)]
+pub enum Credential {
+    Token(String),
+    Session(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::Token(_) => "Credential::Token(..)",
+            Credential::Session(_) => "Credential::Session(..)",
+        })
+    }
+}
+
+impl Credential {
+    /// Who the credential stands for now: `None` once the token is revoked,
+    /// the session ended, or the user disabled; a changed role's grants.
+    pub async fn principal(&self, st: &AppState) -> Result<Option<Principal>, ApiError> {
+        match self {
+            Credential::Token(t) => Ok(st.store.authenticate_token(t).await?),
+            Credential::Session(cookie) => Ok(st
+                .store
+                .session(cookie, &st.config.session_policy())
+                .await?
+                .map(|s| Principal::session(s.actor))),
+        }
+    }
+}
+
 /// The browser session behind a request, when it came with one.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -199,6 +232,13 @@ pub fn csrf_refused() -> ApiError {
     )
 }
 
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 fn changes_state(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -238,7 +278,10 @@ async fn authorize(
     let (mut parts, body) = req.into_parts();
     let principal = if let Some(token) = bearer(&parts, from) {
         match st.store.authenticate_token(&token).await {
-            Ok(Some(p)) => p,
+            Ok(Some(p)) => {
+                parts.extensions.insert(Credential::Token(token));
+                p
+            }
             Ok(None) => return ApiError::unauthorized().into_response(),
             Err(e) => return ApiError::from(e).into_response(),
         }
@@ -248,7 +291,17 @@ async fn authorize(
                 if changes_state(&parts.method) && !csrf_ok(&st, &parts.headers, &s.info, None) {
                     return csrf_refused().into_response();
                 }
+                // A WebSocket handshake is a GET that no CORS rule guards:
+                // another site's page could open the stream with the
+                // browser's cookie and read it. Browsers always send its
+                // `Origin`.
+                if is_websocket(&parts.headers) && !origin_ok(&st, &parts.headers) {
+                    return csrf_refused().into_response();
+                }
                 let p = Principal::session(s.info.actor.clone());
+                parts
+                    .extensions
+                    .insert(Credential::Session(s.cookie.clone()));
                 parts.extensions.insert(s);
                 p
             }
