@@ -334,9 +334,14 @@ async fn first_run_sign_in_preferences_navigation_and_offboarding() {
         for (page, url) in [("users", "/admin/users"), ("customers", "/customers")] {
             a.goto(&format!("{base}{url}")).await.unwrap();
             for theme in ["light", "dark"] {
-                js(&a, &format!("document.documentElement.dataset.theme = '{theme}'; return 1")).await;
+                js(
+                    &a,
+                    &format!("document.documentElement.dataset.theme = '{theme}'; return 1"),
+                )
+                .await;
                 for (size, name) in [(browser::LAPTOP, "laptop"), (browser::PHONE, "phone")] {
-                    let path = std::path::Path::new(&folder).join(format!("{page}-{theme}-{name}.png"));
+                    let path =
+                        std::path::Path::new(&folder).join(format!("{page}-{theme}-{name}.png"));
                     admin.screenshot(&path, size).await;
                 }
             }

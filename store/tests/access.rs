@@ -113,7 +113,7 @@ async fn the_list_scope_in_sql_is_the_domain_rule(s: Store) {
     let ayse = user(&s, "ayse@example.com", seeded::SALES).await;
     let burak = user(&s, "burak@example.com", seeded::SALES).await;
     let ops = user(&s, "ops@example.com", seeded::OPERATIONS).await;
-    s.put_team(None, "İzmir", Some(&ops), &[burak.clone()])
+    s.put_team(None, "İzmir", Some(&ops), std::slice::from_ref(&burak))
         .await
         .unwrap();
     let mut ids = Vec::new();
@@ -320,7 +320,7 @@ async fn offboarding_hands_everything_over_once(s: Store) {
     let leaver = user(&s, "leaver@example.com", seeded::SALES).await;
     let colleague = user(&s, "colleague@example.com", seeded::SALES).await;
     let other = user(&s, "other@example.com", seeded::SALES).await;
-    s.put_team(None, "Ankara", Some(&leaver), &[other.clone()])
+    s.put_team(None, "Ankara", Some(&leaver), std::slice::from_ref(&other))
         .await
         .unwrap();
     let owned = customer(&s, 10).await;

@@ -668,7 +668,8 @@ pub async fn run(args: BenchArgs, exe: &Path) -> anyhow::Result<()> {
     let print = |v: Value| println!("{v}");
 
     if phase(Phase::Pages) {
-        for v in crate::bench_pages::run(exe, &dir, args.page_customers, args.page_requests).await? {
+        for v in crate::bench_pages::run(exe, &dir, args.page_customers, args.page_requests).await?
+        {
             print(v);
         }
     }

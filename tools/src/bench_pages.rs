@@ -14,8 +14,16 @@ use crate::simulate::percentile;
 
 const OWNERS: u64 = 20;
 
+/// Request headers of one measurement.
+type Headers = Vec<(&'static str, String)>;
+
 /// `n` sequential GETs of `url` after a warm-up; latencies in ms, sorted.
-async fn sample(http: &reqwest::Client, url: &str, headers: &[(&str, String)], n: usize) -> anyhow::Result<Vec<f64>> {
+async fn sample(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, String)],
+    n: usize,
+) -> anyhow::Result<Vec<f64>> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n + n / 10 {
         let mut req = http.get(url);
@@ -51,14 +59,23 @@ fn figures(name: &str, lat: &[f64], bare_p95: Option<f64>) -> Value {
 
 /// Signs in through the form as a browser would; returns the session cookie
 /// and how long the POST took.
-async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> anyhow::Result<(String, f64)> {
+async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<(String, f64)> {
     let page = http.get(format!("{base}/login")).send().await?;
     let form_cookie = page
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("crm_form=").and_then(|c| c.split(';').next()).map(str::to_string))
+        .find_map(|c| {
+            c.strip_prefix("crm_form=")
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string)
+        })
         .ok_or_else(|| anyhow::anyhow!("the sign-in page set no form cookie"))?;
     let t = Instant::now();
     let res = http
@@ -66,7 +83,12 @@ async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str
         .header("cookie", format!("crm_form={form_cookie}"))
         .header("origin", base)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("csrf", form_cookie.as_str()), ("email", email), ("password", password), ("next", "/")]))
+        .body(form_body(&[
+            ("csrf", form_cookie.as_str()),
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+        ]))
         .send()
         .await?;
     let took = t.elapsed().as_secs_f64() * 1000.0;
@@ -75,7 +97,11 @@ async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("crm_session=").and_then(|c| c.split(';').next()).map(str::to_string))
+        .find_map(|c| {
+            c.strip_prefix("crm_session=")
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string)
+        })
         .ok_or_else(|| anyhow::anyhow!("sign-in of {email} failed: {}", res.status()))?;
     Ok((session, took))
 }
@@ -84,12 +110,18 @@ fn form_body(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect::<String>()
     };
-    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Puts `n` customers in the embedded database at `url`, one in
@@ -102,13 +134,19 @@ async fn seed(url: &str, n: u64, owner: &str) -> anyhow::Result<()> {
     while i < n {
         let mut tx = conn.begin().await?;
         let chunk = (n - i).min(500);
-        let mut sql = String::from("INSERT INTO customers (id, name, phone, owner_id, created_at, updated_at) VALUES ");
+        let mut sql = String::from(
+            "INSERT INTO customers (id, name, phone, owner_id, created_at, updated_at) VALUES ",
+        );
         for j in 0..chunk {
             if j > 0 {
                 sql.push(',');
             }
             let k = i + j;
-            let holder = if k % OWNERS == 0 { owner.to_string() } else { format!("other_{}", k % OWNERS) };
+            let holder = if k.is_multiple_of(OWNERS) {
+                owner.to_string()
+            } else {
+                format!("other_{}", k % OWNERS)
+            };
             sql.push_str(&format!(
                 "('{}', 'Müşteri {k}', '90532{:07}', '{holder}', {}, {})",
                 crm_domain::util::new_id(),
@@ -117,47 +155,90 @@ async fn seed(url: &str, n: u64, owner: &str) -> anyhow::Result<()> {
                 now
             ));
         }
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         i += chunk;
     }
     Ok(())
 }
 
-pub async fn run(exe: &Path, dir: &Path, customers: u64, requests: usize) -> anyhow::Result<Vec<Value>> {
+pub async fn run(
+    exe: &Path,
+    dir: &Path,
+    customers: u64,
+    requests: usize,
+) -> anyhow::Result<Vec<Value>> {
     let data = dir.join("pages");
     let env = [("CRM_DATA_DIR".to_string(), data.display().to_string())];
-    let cli = Launcher::new(exe).envs(env.iter().cloned()).env("CRM_LOG", "warn");
+    let cli = Launcher::new(exe)
+        .envs(env.iter().cloned())
+        .env("CRM_LOG", "warn");
     let admin_pw = "kırmızı balon uçuyor 1";
     let sales_pw = "mavi deniz dalgası 22";
-    for (email, role, pw) in [("yonetici@bench.example", "admin", admin_pw), ("temsilci@bench.example", "sales", sales_pw)] {
+    for (email, role, pw) in [
+        ("yonetici@bench.example", "admin", admin_pw),
+        ("temsilci@bench.example", "sales", sales_pw),
+    ] {
         let out = cli.run(&["user", "create", email, "--role", role], Some(pw))?;
         anyhow::ensure!(out.code == Some(0), "user create {email}: {}", out.stderr);
     }
-    let sales_token = cli.run(&["token", "create", "bench", "--user", "temsilci@bench.example"], None)?.stdout.trim().to_string();
-    let admin_token = cli.run(&["token", "create", "bench"], None)?.stdout.trim().to_string();
+    let sales_token = cli
+        .run(
+            &[
+                "token",
+                "create",
+                "bench",
+                "--user",
+                "temsilci@bench.example",
+            ],
+            None,
+        )?
+        .stdout
+        .trim()
+        .to_string();
+    let admin_token = cli
+        .run(&["token", "create", "bench"], None)?
+        .stdout
+        .trim()
+        .to_string();
     let db_url = format!("sqlite://{}/crm.db", data.display());
     let sales_id = {
         use sqlx::{Connection, Row};
         let mut conn = sqlx::SqliteConnection::connect(&db_url).await?;
-        let row = sqlx::query("SELECT id FROM users WHERE email = 'temsilci@bench.example'").fetch_one(&mut conn).await?;
+        let row = sqlx::query("SELECT id FROM users WHERE email = 'temsilci@bench.example'")
+            .fetch_one(&mut conn)
+            .await?;
         row.try_get::<String, _>("id")?
     };
     let t = Instant::now();
     seed(&db_url, customers, &sales_id).await?;
-    eprintln!("bench pages: {customers} customers seeded in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "bench pages: {customers} customers seeded in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
-    let mut api = Launcher::new(exe).envs(env.iter().cloned()).env("CRM_LOG", "warn").spawn(&["api"])?;
-    let api = tokio::task::spawn_blocking(move || api.wait_healthy(Duration::from_secs(60)).map(|()| api)).await??;
+    let mut api = Launcher::new(exe)
+        .envs(env.iter().cloned())
+        .env("CRM_LOG", "warn")
+        .spawn(&["api"])?;
+    let api = tokio::task::spawn_blocking(move || {
+        api.wait_healthy(Duration::from_secs(60)).map(|()| api)
+    })
+    .await??;
     let base = api.base().to_string();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
 
     let mut out = Vec::new();
     // Argon2 alone, in this process, with the product's parameters.
     let mut argon = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        tokio::task::spawn_blocking(|| crm_domain::auth::hash_password("a bench passphrase here")).await??;
+        tokio::task::spawn_blocking(|| crm_domain::auth::hash_password("a bench passphrase here"))
+            .await??;
         argon.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     argon.sort_by(f64::total_cmp);
@@ -180,17 +261,33 @@ pub async fn run(exe: &Path, dir: &Path, customers: u64, requests: usize) -> any
     let bearer = |t: &str| vec![("authorization", format!("Bearer {t}"))];
     let bare = sample(&http, &format!("{base}/healthz"), &[], requests).await?;
     let bare_p95 = percentile(&bare, 0.95);
-    out.push(figures("baseline: bare /healthz of the same server", &bare, None));
-    let rows: [(&str, String, Vec<(&str, String)>); 5] = [
+    out.push(figures(
+        "baseline: bare /healthz of the same server",
+        &bare,
+        None,
+    ));
+    let rows: [(&str, String, Headers); 5] = [
         ("anonymous page /login", format!("{base}/login"), vec![]),
-        ("signed-in page / (home)", format!("{base}/"), cookie.clone()),
-        ("signed-in page /customers (admin, all scope, 50 rows)", format!("{base}/customers"), cookie.clone()),
+        (
+            "signed-in page / (home)",
+            format!("{base}/"),
+            cookie.clone(),
+        ),
+        (
+            "signed-in page /customers (admin, all scope, 50 rows)",
+            format!("{base}/customers"),
+            cookie.clone(),
+        ),
         (
             "GET /api/v1/customers?limit=50, sales (own scope, filtered in SQL)",
             format!("{base}/api/v1/customers?limit=50"),
             bearer(&sales_token),
         ),
-        ("GET /api/v1/customers?limit=50, service token (all)", format!("{base}/api/v1/customers?limit=50"), bearer(&admin_token)),
+        (
+            "GET /api/v1/customers?limit=50, service token (all)",
+            format!("{base}/api/v1/customers?limit=50"),
+            bearer(&admin_token),
+        ),
     ];
     for (name, url, headers) in rows {
         let lat = sample(&http, &url, &headers, requests).await?;
