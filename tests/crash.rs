@@ -16,8 +16,13 @@ async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
     let bodies: Vec<Vec<u8>> = (0..5000).map(|i| wa_body(1, i)).collect();
     let sent = bodies.clone();
     let flooder = tokio::spawn(async move { flood(&base, sent, 24).await });
-    // Let part of the flood land and part of it be processed, then pull the plug.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Let part of the flood land (a condition, not a time: a loaded machine
+    // may take seconds to answer the first), then pull the plug.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while db_counts(&db).await["inbound_events"] < 200 {
+        assert!(std::time::Instant::now() < deadline, "no events stored within a minute");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     crm.kill9();
     let acked = flooder.await.unwrap();
     assert!(
