@@ -193,7 +193,9 @@ fn sample_teams() -> Vec<TeamCard> {
     ]
 }
 
-fn sample_audit(lang: Lang) -> Vec<AuditRow> {
+fn sample_audit(tr: crate::i18n::Tr) -> Vec<AuditRow> {
+    let lang = tr.lang();
+    let named = |key: &str, name: &str| tr.t_args(key, &[("name", name)]);
     let tz = "Europe/Istanbul";
     let base = 1_796_295_900_000_i64;
     let who = |r: &str, l: &str| Subject {
@@ -205,20 +207,23 @@ fn sample_audit(lang: Lang) -> Vec<AuditRow> {
             0,
             AuditAction::RoleUpdated,
             who("user:u1", "Ayşe Yılmaz"),
-            Some(who("role:sales", "Rol: Satış")),
+            Some(who("role:sales", &named("audit-subject-role", "Satış"))),
             "85.105.12.7",
         ),
         (
             -4,
             AuditAction::TokenCreated,
             who("user:u2", "Mehmet Öztürk"),
-            Some(who("token:k1", "Token: Web sitesi formu")),
+            Some(who(
+                "token:k1",
+                &named("audit-subject-token", "Web sitesi formu"),
+            )),
             "85.105.12.9",
         ),
         (
             -19,
             AuditAction::SignInFailed,
-            who("anonymous", "Bilinmeyen ziyaretçi"),
+            who("anonymous", &tr.t("audit-subject-anonymous")),
             None,
             "203.0.113.44",
         ),
@@ -226,7 +231,10 @@ fn sample_audit(lang: Lang) -> Vec<AuditRow> {
             -62,
             AuditAction::TeamCreated,
             who("user:u1", "Ayşe Yılmaz"),
-            Some(who("team:t2", "Ekip: Saha & Kurulum")),
+            Some(who(
+                "team:t2",
+                &named("audit-subject-team", "Saha & Kurulum"),
+            )),
             "85.105.12.7",
         ),
         (
@@ -408,7 +416,7 @@ async fn page(Path(name): Path<String>, Query(q): Query<PreviewQuery>) -> Respon
         }
         "audit" => {
             let mut page = AuditPage::new(shell(layout, Some(Module::Audit)), "Europe/Istanbul");
-            page.rows = sample_audit(lang);
+            page.rows = sample_audit(tr);
             page.older_href = Some(audit_href("", "", Some("1796209500000.01JB")));
             page.into_response()
         }
