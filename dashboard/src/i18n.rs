@@ -359,6 +359,7 @@ mod tests {
         named.extend(crate::pages::Module::ALL.iter().map(|m| m.label_key()));
         named.extend(crate::pages::FieldError::ALL_KEYS);
         named.extend(crate::pages::ErrorKind::ALL.iter().flat_map(|k| k.keys()));
+        named.extend(crate::pages::admin::rust_keys());
         for key in named {
             assert!(keys.contains(key), "missing key {key}");
         }

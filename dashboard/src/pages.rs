@@ -8,6 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::assets::Assets;
 use crate::i18n::{Lang, Msg, Theme, Tr};
 
+pub mod admin;
+
 /// Rendering a template failed (in practice only a `Display` impl erroring).
 #[derive(Debug, thiserror::Error)]
 #[error("rendering {page} failed: {source}")]
@@ -279,6 +281,10 @@ pub enum FieldError {
     PasswordWeak {
         key: &'static str,
     },
+    /// Refused for the reason the catalog key names (a duplicate team name …).
+    Invalid {
+        key: &'static str,
+    },
 }
 
 impl FieldError {
@@ -307,7 +313,7 @@ impl FieldError {
             FieldError::PasswordSameAsCurrent => Msg::new("err-password-same"),
             FieldError::InvalidSetupCode => Msg::new("err-setup-code"),
             FieldError::WrongCurrentPassword => Msg::new("err-current-password"),
-            FieldError::PasswordWeak { key } => Msg::new(key),
+            FieldError::PasswordWeak { key } | FieldError::Invalid { key } => Msg::new(key),
         }
     }
 }

@@ -8,10 +8,14 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::i18n::{Lang, Theme};
+use crate::pages::admin::*;
 use crate::pages::*;
+use crm_domain::access::{Grants, seeded};
+use crm_domain::audit::AuditAction;
+use crm_domain::auth::TokenScope;
 
 /// The pages `/preview/{page}` knows.
-pub const PREVIEW_PAGES: [&str; 16] = [
+pub const PREVIEW_PAGES: [&str; 21] = [
     "login",
     "login-failed",
     "login-throttled",
@@ -28,6 +32,11 @@ pub const PREVIEW_PAGES: [&str; 16] = [
     "error-403",
     "error-404",
     "error-500",
+    "roles",
+    "roles-admin",
+    "teams",
+    "audit",
+    "tokens",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +119,183 @@ fn rows() -> Vec<CustomerRow> {
             stage: (*stage).to_owned(),
         })
         .collect()
+}
+
+/// The seeded roles and a custom one; `open` is unfolded.
+fn sample_roles(lang: Lang, open: &str) -> Vec<RoleCard> {
+    let names_tr = ["Yönetici", "Müdür", "Satış", "Operasyon"];
+    let mut cards: Vec<RoleCard> = seeded::roles()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, en, grants))| RoleCard {
+            id: id.to_string(),
+            name: match lang {
+                Lang::Tr => names_tr[i].to_string(),
+                Lang::En => en.to_string(),
+            },
+            builtin: true,
+            users: [2, 3, 14, 6][i],
+            locked: seeded::is_admin(&id),
+            open: id == open,
+            grants,
+            errors: FieldErrors::new(),
+        })
+        .collect();
+    let mut field = Grants::default();
+    if let Some(sales) = cards.get(2) {
+        field = sales.grants.clone();
+        field.unassigned_pool = true;
+    }
+    cards.push(RoleCard {
+        id: "role_01jbfield".into(),
+        name: "Saha ekibi".into(),
+        builtin: false,
+        users: 0,
+        locked: false,
+        open: open == "role_01jbfield",
+        grants: field,
+        errors: FieldErrors::new(),
+    });
+    cards
+}
+
+fn sample_people() -> Vec<Person> {
+    [
+        ("u1", "Ayşe Yılmaz"),
+        ("u2", "Mehmet Öztürk"),
+        ("u3", "Şule Çağlar"),
+        ("u4", "İsmail Güneş"),
+        ("u5", "Gökçe Işık"),
+        ("u6", "Emre Demirtaş"),
+    ]
+    .iter()
+    .map(|(id, name)| Person::new(*id, *name, true))
+    .collect()
+}
+
+fn sample_teams() -> Vec<TeamCard> {
+    let p = sample_people();
+    let gone = Person::new("u9", "Burak Kaya", false);
+    vec![
+        TeamCard::new(
+            "t1",
+            "İstanbul Satış",
+            Some(p[0].clone()),
+            vec![p[0].clone(), p[1].clone(), p[2].clone(), gone],
+        ),
+        TeamCard::new(
+            "t2",
+            "Saha & Kurulum",
+            Some(p[3].clone()),
+            vec![p[3].clone(), p[4].clone()],
+        ),
+        TeamCard::new("t3", "Destek", None, vec![]),
+    ]
+}
+
+fn sample_audit(tr: crate::i18n::Tr) -> Vec<AuditRow> {
+    let lang = tr.lang();
+    let named = |key: &str, name: &str| tr.t_args(key, &[("name", name)]);
+    let tz = "Europe/Istanbul";
+    let base = 1_796_295_900_000_i64;
+    let who = |r: &str, l: &str| Subject {
+        reference: r.into(),
+        label: l.into(),
+    };
+    let data: [(i64, AuditAction, Subject, Option<Subject>, &str); 7] = [
+        (
+            0,
+            AuditAction::RoleUpdated,
+            who("user:u1", "Ayşe Yılmaz"),
+            Some(who("role:sales", &named("audit-subject-role", "Satış"))),
+            "85.105.12.7",
+        ),
+        (
+            -4,
+            AuditAction::TokenCreated,
+            who("user:u2", "Mehmet Öztürk"),
+            Some(who(
+                "token:k1",
+                &named("audit-subject-token", "Web sitesi formu"),
+            )),
+            "85.105.12.9",
+        ),
+        (
+            -19,
+            AuditAction::SignInFailed,
+            who("anonymous", &tr.t("audit-subject-anonymous")),
+            None,
+            "203.0.113.44",
+        ),
+        (
+            -62,
+            AuditAction::TeamCreated,
+            who("user:u1", "Ayşe Yılmaz"),
+            Some(who(
+                "team:t2",
+                &named("audit-subject-team", "Saha & Kurulum"),
+            )),
+            "85.105.12.7",
+        ),
+        (
+            -130,
+            AuditAction::UserOffboarded,
+            who("user:u1", "Ayşe Yılmaz"),
+            Some(who("user:u9", "Burak Kaya")),
+            "85.105.12.7",
+        ),
+        (
+            -300,
+            AuditAction::SignIn,
+            who("user:u3", "Şule Çağlar"),
+            Some(who("user:u3", "Şule Çağlar")),
+            "176.88.4.120",
+        ),
+        (
+            -1440,
+            AuditAction::SetupCompleted,
+            who("user:u1", "Ayşe Yılmaz"),
+            None,
+            "",
+        ),
+    ];
+    data.into_iter()
+        .map(|(min, action, actor, target, ip)| AuditRow {
+            at: Stamp::new(base + min * 60_000, tz, lang),
+            action,
+            actor,
+            target,
+            ip: ip.into(),
+        })
+        .collect()
+}
+
+fn sample_tokens(lang: Lang) -> Vec<TokenRow> {
+    let tz = "Europe/Istanbul";
+    let base = 1_796_295_900_000_i64;
+    vec![
+        TokenRow {
+            id: "k3".into(),
+            name: "Web sitesi iletişim formu".into(),
+            scope: TokenScope::Intake,
+            created: Stamp::new(base, tz, lang),
+            revoked: None,
+        },
+        TokenRow {
+            id: "k2".into(),
+            name: "Grafana".into(),
+            scope: TokenScope::Metrics,
+            created: Stamp::new(base - 86_400_000 * 12, tz, lang),
+            revoked: None,
+        },
+        TokenRow {
+            id: "k1".into(),
+            name: "Eski içe aktarma betiği".into(),
+            scope: TokenScope::Full,
+            created: Stamp::new(base - 86_400_000 * 90, tz, lang),
+            revoked: Some(Stamp::new(base - 86_400_000 * 30, tz, lang)),
+        },
+    ]
 }
 
 async fn page(Path(name): Path<String>, Query(q): Query<PreviewQuery>) -> Response {
@@ -208,6 +394,41 @@ async fn page(Path(name): Path<String>, Query(q): Query<PreviewQuery>) -> Respon
             kind: ErrorKind::Internal,
         }
         .into_response(),
+        "roles" => RolesPage::new(
+            shell(layout, Some(Module::Roles))
+                .with_toast(ToastKind::Success, tr.t("toast-role-saved")),
+            sample_roles(lang, "sales"),
+        )
+        .into_response(),
+        "roles-admin" => RolesPage::new(
+            shell(layout, Some(Module::Roles)),
+            sample_roles(lang, "admin"),
+        )
+        .into_response(),
+        "teams" => {
+            let mut page = TeamsPage::new(
+                shell(layout, Some(Module::Teams)),
+                sample_teams(),
+                sample_people(),
+            );
+            page.can_edit = true;
+            page.into_response()
+        }
+        "audit" => {
+            let mut page = AuditPage::new(shell(layout, Some(Module::Audit)), "Europe/Istanbul");
+            page.rows = sample_audit(tr);
+            page.older_href = Some(audit_href("", "", Some("1796209500000.01JB")));
+            page.into_response()
+        }
+        "tokens" => {
+            let mut page = TokensPage::new(shell(layout, None), sample_tokens(lang));
+            page.created = Some(NewToken {
+                name: "Web sitesi iletişim formu".into(),
+                secret: "crm_live_7Qm2vX9kLp4RtZ8wN3bY6cH1dJ5fG0sA".into(),
+                scope: TokenScope::Intake,
+            });
+            page.into_response()
+        }
         _ => ErrorPage {
             layout,
             kind: ErrorKind::NotFound,

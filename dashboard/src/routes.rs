@@ -3,6 +3,7 @@
 //! Forms post back and redirect (POST-redirect-GET); a form with problems is
 //! rendered again with the message beside the field and the input kept.
 
+mod admin;
 mod people;
 mod viewer;
 
@@ -61,6 +62,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
     let pages = anonymous
         .merge(signed_in)
         .merge(people::router(state))
+        .merge(admin::router(state))
         .layer(crm_api::body_limit::BodyLimitLayer(FORM_BODY_LIMIT));
     let mut app = pages.merge(crate::assets::router().with_state(()));
     if std::env::var("CRM_DASHBOARD_PREVIEW").is_ok_and(|v| v == "1") {

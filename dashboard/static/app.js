@@ -230,6 +230,31 @@
     if (link && nav && nav.hidePopover && nav.matches(":popover-open")) nav.hidePopover();
   });
 
+  // ---------- copy a value (a new API token) ----------
+  // <button data-copy="input-id" data-copied="Copied">: copies the input's
+  // value and says so; the input selects itself on focus for a manual copy.
+  doc.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("[data-copy]");
+    if (!btn) return;
+    var input = doc.getElementById(btn.getAttribute("data-copy"));
+    if (!input) return;
+    input.focus();
+    input.select();
+    var done = function () {
+      crm.toast(btn.getAttribute("data-copied") || "", "success");
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(done, function () {});
+    } else if (doc.execCommand && doc.execCommand("copy")) {
+      done();
+    }
+  });
+
+  doc.addEventListener("focusin", function (ev) {
+    var t = ev.target;
+    if (t && t.matches && t.matches("input[data-select-all]")) t.select();
+  });
+
   function init() {
     syncToggle();
     refreshRelative();

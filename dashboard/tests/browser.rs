@@ -283,9 +283,19 @@ async fn screenshots() {
     let pages: Vec<String> = std::env::var("CRM_SCREENSHOT_PAGES")
         .map(|s| s.split(',').map(str::to_owned).collect())
         .unwrap_or_else(|_| {
-            ["login", "setup", "home", "search", "preferences"]
-                .map(str::to_owned)
-                .to_vec()
+            [
+                "login",
+                "setup",
+                "home",
+                "search",
+                "preferences",
+                "roles",
+                "teams",
+                "audit",
+                "tokens",
+            ]
+            .map(str::to_owned)
+            .to_vec()
         });
     for (device, size) in [("laptop", LAPTOP), ("phone", PHONE)] {
         let b = driver.browser(size).await;
