@@ -20,7 +20,10 @@ async fn kill_minus_nine_mid_flood_loses_nothing_answered() {
     // may take seconds to answer the first), then pull the plug.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while db_counts(&db).await["inbound_events"] < 200 {
-        assert!(std::time::Instant::now() < deadline, "no events stored within a minute");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no events stored within a minute"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     crm.kill9();
