@@ -70,7 +70,7 @@ pub fn row(c: &CustomerSummary, tr: Tr) -> CustomerRow {
 #[template(path = "customers.html")]
 struct CustomersPage {
     layout: Layout,
-    rows: Vec<CustomerRow>,
+    results: Vec<CustomerRow>,
     next_cursor: Option<String>,
     scope: Option<DataScope>,
 }
@@ -107,7 +107,7 @@ async fn customers(
     };
     match st.store.list_customers(&scope, &filter).await {
         Ok(page) => {
-            let rows = page.items.iter().map(|c| row(c, layout.tr)).collect();
+            let results = page.items.iter().map(|c| row(c, layout.tr)).collect();
             let grant = viewer
                 .principal
                 .actor
@@ -118,7 +118,7 @@ async fn customers(
                 axum::http::StatusCode::OK,
                 &CustomersPage {
                     layout,
-                    rows,
+                    results,
                     next_cursor: page.next_cursor,
                     scope: grant,
                 },
