@@ -60,6 +60,15 @@ async fn wait_path(c: &Client, path: &str) {
     }
 }
 
+/// Waits until `script` returns true in the page.
+async fn wait_until(c: &Client, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while js(c, script).await != Value::Bool(true) {
+        assert!(Instant::now() < deadline, "never true: {script}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#f-email", email).await;
@@ -284,7 +293,12 @@ async fn first_run_sign_in_preferences_navigation_and_offboarding() {
     s.goto(&format!("{base}/me")).await.unwrap();
     js(&s, "document.querySelector('#f-lang').value = 'en'; document.querySelector(\"input[name=theme][value=dark]\").checked = true; return 1").await;
     submit(&s, "form[action='/me/preferences']").await;
-    wait_path(&s, "/me").await;
+    // The form posts from /me back to /me: wait for the answer's page, not the path.
+    wait_until(
+        &s,
+        "return location.search.includes('saved=prefs') && document.readyState === 'complete'",
+    )
+    .await;
     assert_eq!(
         js(
             &s,
