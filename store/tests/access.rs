@@ -16,19 +16,7 @@ use serde_json::json;
 
 mod common;
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        // Each test holds its database until it ends, then it goes.
-        mod on_sqlite {
-            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
-        }
-        mod on_postgres {
-            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
-        }
-    };
-}
-
-both_engines!(
+common::both_engines!(
     seeded_roles_are_data_and_admin_stays_whole,
     the_list_scope_in_sql_is_the_domain_rule,
     sessions_rotate_expire_and_end_everywhere,

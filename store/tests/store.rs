@@ -38,19 +38,7 @@ fn lead(ext: &str, contact: ContactInput) -> LeadInput {
     }
 }
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        // Each test holds its database until it ends, then it goes.
-        mod on_sqlite {
-            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
-        }
-        mod on_postgres {
-            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
-        }
-    };
-}
-
-both_engines!(
+common::both_engines!(
     migrations_are_idempotent_and_seed_the_pipeline,
     inbound_events_dedupe_and_fail_to_dead,
     intake_batches_over_several_statements_answer_every_row,

@@ -69,3 +69,20 @@ pub async fn postgres() -> Option<TestStore> {
         _database: Some(db),
     })
 }
+
+/// Declares each named `async fn(Store)` as two tests, one per engine; the
+/// caller's module holds the functions and `mod common`.
+#[allow(unused_macros, reason = "batch.rs and search.rs run their own way")]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        // Each test holds its database until it ends, then it goes.
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { let db = super::common::sqlite().await; super::$name(db.store.clone()).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() { if let Some(db) = super::common::postgres().await { super::$name(db.store.clone()).await; } })*
+        }
+    };
+}
+#[allow(unused_imports, reason = "batch.rs and search.rs run their own way")]
+pub(crate) use both_engines;
